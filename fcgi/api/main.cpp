@@ -1,0 +1,12 @@
+// main.cpp — wagate-api: the application-facing API (health, send, messages, metrics).
+#include "health.hpp"
+#include "wagate/fcgi_server.hpp"
+
+int main(int argc, char** argv) {
+  using wagate::http::Router;
+  Router router;
+  router.add("GET", "/api/v1/health", wagate::api::health);
+  wagate::fcgi::ServerOptions options;
+  options.name = "wagate-api";
+  return wagate::fcgi::run_process(argc, argv, options, router);
+}

@@ -1,0 +1,50 @@
+// fcgi_server.hpp — the FastCGI request loop: accepting threads, parsing, error mapping, signals.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "wagate/config.hpp"
+#include "wagate/context.hpp"
+#include "wagate/http.hpp"
+#include "wagate/router.hpp"
+
+namespace wagate::fcgi {
+
+struct ServerOptions {
+  std::string name;              // process name for logs ("wagate-api")
+  int threads = 0;               // 0: config key request_threads
+  std::string listen;            // empty: fd 0 as spawn-fcgi passes it; else a unix path or ":port"
+  std::function<void(Context&)> on_thread_start;  // e.g. prepare statements
+  // Called once the config is loaded, before any request is accepted, and
+  // once after the last request: process-wide services live in between.
+  std::function<void(const config::Holder&)> on_start;
+  std::function<void()> on_stop;
+};
+
+// Runs until SIGTERM or SIGINT (finishing requests in progress); SIGHUP
+// reloads the config. Returns the process exit code.
+int serve(const ServerOptions& options, config::Holder& holder, const http::Router& router);
+
+// The one place that turns a handler's outcome into a response: ApiError to
+// its status and JSON, DbError/RedisError to 503, anything else to 500, each
+// with one log line that carries the request id. Also enforces the body limit.
+http::Response handle(const http::Router& router, http::Request& request, Context& context);
+
+// Builds a Request from FastCGI parameters (name=value strings, as envp).
+http::Request request_from_params(char** envp);
+
+// "Status: 200 OK\r\nContent-Type: ...\r\n\r\nbody" as the FastCGI responder writes it.
+std::string serialize(const http::Response& response, std::string_view request_id);
+
+}  // namespace wagate::fcgi
+
+namespace wagate::fcgi {
+
+// main() of a handler process: loads the config named by --config /
+// $WAGATE_CONFIG (fatal on error, with the message naming key and line),
+// takes --listen PATH|:PORT for running without spawn-fcgi, then serve().
+int run_process(int argc, char** argv, ServerOptions options, const http::Router& router);
+
+}  // namespace wagate::fcgi

@@ -1,0 +1,46 @@
+// http.hpp — the request and response every handler sees, independent of FastCGI.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace wagate::http {
+
+struct Request {
+  std::string method;
+  std::string path;         // decoded-free path part of the request target, no query
+  std::string query;        // raw query string, without '?'
+  std::string request_uri;  // the raw request target as the client sent it (signatures need it)
+  std::string scheme;       // public scheme as nginx saw it
+  std::string host;         // Host header as received, port included when sent
+  std::string content_type;
+  std::string request_id;
+  std::string remote_addr;
+  std::string body;
+  std::map<std::string, std::string, std::less<>> headers;      // lower-case names, '-' separated
+  std::map<std::string, std::string, std::less<>> path_params;  // filled by the router
+
+  [[nodiscard]] std::optional<std::string_view> header(std::string_view lower_name) const;
+  [[nodiscard]] std::string_view param(std::string_view name) const;  // path parameter or ""
+  // The media type without parameters, lower-cased ("application/json").
+  [[nodiscard]] std::string media_type() const;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  static Response json(int status, std::string body);
+  static Response error(int status, std::string_view code, std::string_view message, std::string_view field = {});
+  static Response twiml(std::string body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>");
+};
+
+std::string_view reason_phrase(int status);
+
+}  // namespace wagate::http

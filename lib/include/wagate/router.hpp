@@ -1,0 +1,39 @@
+// router.hpp — routing by method and path pattern ("/api/v1/whatsapp/messages/{id}").
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "wagate/http.hpp"
+
+namespace wagate {
+class Context;
+}
+
+namespace wagate::http {
+
+using Handler = std::function<Response(Request&, Context&)>;
+
+class Router {
+ public:
+  // Pattern segments in braces match one non-empty path segment and are
+  // stored in Request::path_params under the brace name.
+  Router& add(std::string method, std::string pattern, Handler handler);
+
+  // Finds the handler; fills path params. Unknown path: 404 JSON; known path
+  // with another method: 405 JSON with an Allow header.
+  [[nodiscard]] Response dispatch(Request& request, Context& context) const;
+
+ private:
+  struct Route {
+    std::string method;
+    std::vector<std::string> segments;
+    Handler handler;
+  };
+  static bool match(const Route& route, std::string_view path, Request* request);
+  std::vector<Route> routes_;
+};
+
+}  // namespace wagate::http

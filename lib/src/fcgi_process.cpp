@@ -1,0 +1,39 @@
+// fcgi_process.cpp — main() of a handler process: config, flags, then the request loop.
+#include <cstring>
+#include <exception>
+#include <memory>
+
+#include "wagate/error.hpp"
+#include "wagate/fcgi_server.hpp"
+#include "wagate/log.hpp"
+
+namespace wagate::fcgi {
+
+int run_process(int argc, char** argv, ServerOptions options, const http::Router& router) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
+      options.listen = argv[++i];
+    } else if (std::strncmp(argv[i], "--listen=", 9) == 0) {
+      options.listen = argv[i] + 9;
+    }
+  }
+  std::unique_ptr<config::Holder> holder;
+  try {
+    holder = std::make_unique<config::Holder>(config::path_from(argc, argv));
+    log::set_level(log::parse_level(holder->current()->str("log_level")));
+  } catch (const Error& e) {
+    log::error("config_invalid").kv("process", options.name).kv("error", e.what());
+    return 1;
+  }
+  try {
+    if (options.on_start) options.on_start(*holder);
+    const int code = serve(options, *holder, router);
+    if (options.on_stop) options.on_stop();
+    return code;
+  } catch (const std::exception& e) {
+    log::error("fatal").kv("process", options.name).kv("error", e.what());
+    return 1;
+  }
+}
+
+}  // namespace wagate::fcgi

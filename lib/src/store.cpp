@@ -1,0 +1,211 @@
+// store.cpp — making webhooks durable: batched commits, the spool fallback, spool replay.
+#include "wagate/store.hpp"
+
+#include <sys/time.h>
+
+#include <chrono>
+#include <ctime>
+
+#include "wagate/error.hpp"
+#include "wagate/json.hpp"
+#include "wagate/log.hpp"
+#include "wagate/pg.hpp"
+
+namespace wagate::store {
+namespace {
+
+constexpr std::size_t kMaxBatch = 256;
+constexpr const char* kStoreStatus = "wagate_store_status";
+
+const char* outcome_name(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::Stored: return "stored";
+    case Outcome::Duplicate: return "duplicate";
+    case Outcome::Spooled: return "spooled";
+    case Outcome::Lost: return "lost";
+  }
+  return "?";
+}
+
+std::string join_array(const std::vector<const std::string*>& records) {
+  std::size_t size = 2;
+  for (const auto* r : records) size += r->size() + 1;
+  std::string out;
+  out.reserve(size);
+  out += '[';
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    if (i > 0) out += ',';
+    out += *records[i];
+  }
+  out += ']';
+  return out;
+}
+
+std::vector<Outcome> store_status_batch(pg::Connection& db, const std::vector<const std::string*>& records) {
+  const std::string batch = join_array(records);
+  const pg::Result rows = db.exec_prepared(kStoreStatus, {std::string_view(batch)});
+  std::vector<Outcome> outcomes(records.size(), Outcome::Stored);
+  for (int row = 0; row < rows.rows(); ++row) {
+    const auto index = static_cast<std::size_t>(rows.get_int(row, 0) - 1);
+    if (index < outcomes.size() && rows.get(row, 1) == "duplicate") outcomes[index] = Outcome::Duplicate;
+  }
+  return outcomes;
+}
+
+void prepare_status(pg::Connection& db) {
+  db.prepare(kStoreStatus, "SELECT ord, outcome FROM wagate_store_status_callbacks($1::jsonb)");
+}
+
+}  // namespace
+
+std::string utc_now() {
+  timespec now{};
+  clock_gettime(CLOCK_REALTIME, &now);
+  tm parts{};
+  gmtime_r(&now.tv_sec, &parts);
+  char text[40];
+  const size_t n = strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &parts);
+  char fraction[32];
+  snprintf(fraction, sizeof fraction, ".%06ldZ", now.tv_nsec / 1000);
+  return std::string(text, n) + fraction;
+}
+
+StatusWriter::StatusWriter(std::string pg_dsn, spool::Spool& spool, int committers)
+    : pg_dsn_(std::move(pg_dsn)), spool_(spool) {
+  for (int i = 0; i < committers; ++i) threads_.emplace_back([this] { run(); });
+}
+
+StatusWriter::~StatusWriter() {
+  {
+    const std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  for (auto& thread : threads_) thread.join();
+}
+
+Outcome StatusWriter::store(std::string record) {
+  Job job{std::move(record), {}};
+  auto done = job.done.get_future();
+  {
+    const std::lock_guard lock(mutex_);
+    queue_.push_back(&job);
+  }
+  wake_.notify_one();
+  return done.get();
+}
+
+void StatusWriter::run() {
+  std::unique_ptr<pg::Connection> owner;
+  pg::Connection* conn = nullptr;
+  std::vector<Job*> batch;
+  while (true) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and everything handed over has been answered
+      while (!queue_.empty() && batch.size() < kMaxBatch) {
+        batch.push_back(queue_.front());
+        queue_.pop_front();
+      }
+    }
+    commit(conn, owner, batch);
+    batch.clear();
+  }
+}
+
+void StatusWriter::commit(pg::Connection*& conn, std::unique_ptr<pg::Connection>& owner, std::vector<Job*>& batch) {
+  std::vector<const std::string*> records;
+  records.reserve(batch.size());
+  for (const Job* job : batch) records.push_back(&job->record);
+  try {
+    if (conn == nullptr || !conn->healthy()) {
+      owner = std::make_unique<pg::Connection>(pg_dsn_);
+      prepare_status(*owner);
+      conn = owner.get();
+    }
+    const std::vector<Outcome> outcomes = store_status_batch(*conn, records);
+    for (std::size_t i = 0; i < batch.size(); ++i) batch[i]->done.set_value(outcomes[i]);
+    return;
+  } catch (const DbError& e) {
+    log::warning("status_commit_failed").kv("records", static_cast<long long>(batch.size())).kv("error", e.what());
+    owner.reset();
+    conn = nullptr;
+  }
+  Outcome outcome = Outcome::Spooled;
+  try {
+    std::vector<std::string> payloads;
+    payloads.reserve(batch.size());
+    for (const Job* job : batch) payloads.push_back(job->record);
+    spool_.append_batch(payloads);
+  } catch (const Error& e) {
+    log::error("spool_append_failed").kv("records", static_cast<long long>(batch.size())).kv("error", e.what());
+    outcome = Outcome::Lost;
+  }
+  log::warning("status_spooled").kv("records", static_cast<long long>(batch.size())).kv("outcome", outcome_name(outcome));
+  for (Job* job : batch) job->done.set_value(outcome);
+}
+
+Outcome store_inbound(pg::Connection& db, const std::string& record) {
+  const pg::Result rows = db.exec("SELECT wagate_store_inbound($1::jsonb)", {std::string_view(record)});
+  return rows.get(0, 0) == "duplicate" ? Outcome::Duplicate : Outcome::Stored;
+}
+
+void apply_records(pg::Connection& db, const std::vector<std::string>& records) {
+  pg::Transaction tx(db);
+  std::vector<const std::string*> statuses;
+  const auto flush_statuses = [&] {
+    if (statuses.empty()) return;
+    const std::string batch = join_array(statuses);
+    db.exec("SELECT count(*) FROM wagate_store_status_callbacks($1::jsonb)", {std::string_view(batch)});
+    statuses.clear();
+  };
+  for (const std::string& record : records) {
+    const json::ParseResult parsed = json::parse(record);
+    const auto kind = parsed.ok() ? json::get_string(parsed.value.get(), "kind") : std::nullopt;
+    if (kind == "status") {
+      statuses.push_back(&record);
+    } else if (kind == "inbound") {
+      flush_statuses();  // keeps spool order across kinds
+      db.exec("SELECT wagate_store_inbound($1::jsonb)", {std::string_view(record)});
+    } else {
+      log::error("spool_record_unreadable").kv("bytes", static_cast<long long>(record.size()));
+    }
+  }
+  flush_statuses();
+  tx.commit();
+}
+
+SpoolReplayer::SpoolReplayer(std::string pg_dsn, spool::Spool& spool)
+    : pg_dsn_(std::move(pg_dsn)), spool_(spool), thread_([this] { run(); }) {}
+
+SpoolReplayer::~SpoolReplayer() {
+  {
+    const std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+void SpoolReplayer::run() {
+  std::unique_ptr<pg::Connection> db;
+  while (true) {
+    {
+      std::unique_lock lock(mutex_);
+      if (wake_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_; })) return;
+    }
+    if (!spool::pending(spool_.dir())) continue;
+    try {
+      if (!db || !db->healthy()) db = std::make_unique<pg::Connection>(pg_dsn_);
+      const std::size_t applied =
+          spool_.replay([&](const std::vector<std::string>& records) { apply_records(*db, records); });
+      if (applied > 0) log::info("spool_drained").kv("records", static_cast<long long>(applied));
+    } catch (const Error& e) {
+      db.reset();
+      log::debug("spool_replay_deferred").kv("error", e.what());
+    }
+  }
+}
+
+}  // namespace wagate::store

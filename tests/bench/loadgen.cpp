@@ -1,0 +1,226 @@
+// loadgen.cpp — wagate-loadgen: signed Twilio webhooks at a gateway, counted exactly.
+//
+// Unlike a general HTTP benchmark tool, this one stops sending at the
+// deadline and then waits for every request in flight, so the number of 200s
+// it reports can be compared exactly with the rows in Postgres. Each
+// connection is a blocking keep-alive HTTP/1.1 client on its own thread.
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "wagate/crypto.hpp"
+#include "wagate/form.hpp"
+#include "wagate/signature.hpp"
+
+namespace {
+
+struct Options {
+  std::string host = "127.0.0.1";
+  int port = 0;
+  std::string path = "/api/v1/whatsapp/status";
+  std::string account_sid;
+  std::string token;
+  int connections = 32;
+  double duration_s = 20;
+  int statuses_per_sid = 3;
+  std::string sid_prefix = "SM";
+};
+
+const char* kStatuses[] = {"sent", "delivered", "read", "failed", "undelivered"};
+
+struct Totals {
+  std::mutex mutex;
+  std::vector<double> latencies_ms;
+  std::map<int, long long> by_status;
+  long long errors = 0;
+};
+
+bool send_all(int fd, const std::string& data) {
+  size_t sent = 0;
+  while (sent < data.size()) {
+    const ssize_t n = send(fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    sent += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// Reads one response; returns its status or -1. Keeps leftover bytes in buffer.
+int read_response(int fd, std::string& buffer) {
+  while (true) {
+    const size_t head_end = buffer.find("\r\n\r\n");
+    if (head_end != std::string::npos) {
+      const int status = std::atoi(buffer.c_str() + 9);
+      size_t length = 0;
+      const auto cl = buffer.find("Content-Length: ");
+      if (cl != std::string::npos && cl < head_end) length = std::strtoul(buffer.c_str() + cl + 16, nullptr, 10);
+      const size_t total = head_end + 4 + length;
+      if (buffer.size() >= total) {
+        buffer.erase(0, total);
+        return status;
+      }
+    }
+    char chunk[8192];
+    const ssize_t n = recv(fd, chunk, sizeof chunk, 0);
+    if (n <= 0) return -1;
+    buffer.append(chunk, static_cast<size_t>(n));
+  }
+}
+
+int connect_to(const Options& options) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(options.port));
+  inet_pton(AF_INET, options.host.c_str(), &addr.sin_addr);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return -1;
+  }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
+}
+
+std::string build_request(const Options& options, const std::string& url, const std::string& sid,
+                          const char* status) {
+  wagate::form::Params params;
+  params.add("AccountSid", options.account_sid);
+  params.add("ApiVersion", "2010-04-01");
+  params.add("ChannelPrefix", "whatsapp");
+  params.add("From", "whatsapp:+14155238886");
+  params.add("MessageSid", sid);
+  params.add("MessageStatus", status);
+  params.add("SmsSid", sid);
+  params.add("SmsStatus", status);
+  params.add("To", "whatsapp:+15005550006");
+  const std::string body = wagate::form::build(params);
+  const std::string signature = wagate::twilio::compute_signature(url, params, options.token);
+  return "POST " + options.path + " HTTP/1.1\r\nHost: " + options.host + ":" + std::to_string(options.port) +
+         "\r\nContent-Type: application/x-www-form-urlencoded\r\nX-Twilio-Signature: " + signature +
+         "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+void run_connection(const Options& options, int index, std::chrono::steady_clock::time_point deadline,
+                    Totals& totals) {
+  const std::string url = "http://" + options.host + ":" + std::to_string(options.port) + options.path;
+  std::vector<double> latencies;
+  std::map<int, long long> by_status;
+  long long errors = 0;
+  int fd = connect_to(options);
+  std::string buffer;
+  long long n = 0;
+  while (fd >= 0 && std::chrono::steady_clock::now() < deadline) {
+    // Unique SIDs per connection; several statuses per SID, as a message gets.
+    const long long message = n / options.statuses_per_sid;
+    const char* status = kStatuses[n % options.statuses_per_sid];
+    char sid[64];
+    std::snprintf(sid, sizeof sid, "%s%08x%08x%016llx", options.sid_prefix.c_str(), static_cast<unsigned>(getpid()),
+                  static_cast<unsigned>(index), message);
+    const std::string request = build_request(options, url, sid, status);
+    const auto start = std::chrono::steady_clock::now();
+    int code = -1;
+    if (send_all(fd, request)) code = read_response(fd, buffer);
+    const auto end = std::chrono::steady_clock::now();
+    if (code < 0) {
+      ++errors;
+      close(fd);
+      buffer.clear();
+      fd = connect_to(options);
+      continue;
+    }
+    latencies.push_back(std::chrono::duration<double, std::milli>(end - start).count());
+    ++by_status[code];
+    ++n;
+  }
+  if (fd >= 0) close(fd);
+  const std::lock_guard lock(totals.mutex);
+  totals.latencies_ms.insert(totals.latencies_ms.end(), latencies.begin(), latencies.end());
+  for (const auto& [code, count] : by_status) totals.by_status[code] += count;
+  totals.errors += errors;
+}
+
+double percentile(const std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  const auto index = static_cast<size_t>(p * static_cast<double>(sorted.size() - 1));
+  return sorted[index];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  std::string token_file;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    const std::string value = argv[i + 1];
+    if (flag == "--port") options.port = std::atoi(value.c_str());
+    else if (flag == "--host") options.host = value;
+    else if (flag == "--path") options.path = value;
+    else if (flag == "--account-sid") options.account_sid = value;
+    else if (flag == "--token-file") token_file = value;
+    else if (flag == "--connections") options.connections = std::atoi(value.c_str());
+    else if (flag == "--duration") options.duration_s = std::atof(value.c_str());
+    else if (flag == "--statuses-per-sid") options.statuses_per_sid = std::clamp(std::atoi(value.c_str()), 1, 5);
+    else if (flag == "--sid-prefix") options.sid_prefix = value;
+    else {
+      std::fprintf(stderr, "wagate-loadgen: unknown flag %s\n", flag.c_str());
+      return 2;
+    }
+  }
+  if (options.port <= 0 || options.account_sid.empty() || token_file.empty()) {
+    std::fprintf(stderr,
+                 "usage: wagate-loadgen --port P --account-sid AC... --token-file F [--connections 32] "
+                 "[--duration 20] [--statuses-per-sid 3] [--path /api/v1/whatsapp/status]\n");
+    return 2;
+  }
+  std::ifstream in(token_file);
+  std::getline(in, options.token);
+  if (options.token.empty()) {
+    std::fprintf(stderr, "wagate-loadgen: empty token file %s\n", token_file.c_str());
+    return 2;
+  }
+
+  Totals totals;
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                    std::chrono::duration<double>(options.duration_s));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < options.connections; ++i) {
+    threads.emplace_back(run_connection, std::cref(options), i, deadline, std::ref(totals));
+  }
+  for (auto& thread : threads) thread.join();
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  std::sort(totals.latencies_ms.begin(), totals.latencies_ms.end());
+  long long total = 0;
+  for (const auto& [code, count] : totals.by_status) total += count;
+  std::printf("{\"elapsed_s\": %.3f, \"requests\": %lld, \"ok\": %lld, \"errors\": %lld, \"rps\": %.1f, "
+              "\"p50_ms\": %.3f, \"p90_ms\": %.3f, \"p99_ms\": %.3f, \"max_ms\": %.3f, \"by_status\": {",
+              elapsed, total, totals.by_status[200], totals.errors, static_cast<double>(total) / elapsed,
+              percentile(totals.latencies_ms, 0.50), percentile(totals.latencies_ms, 0.90),
+              percentile(totals.latencies_ms, 0.99), totals.latencies_ms.empty() ? 0 : totals.latencies_ms.back());
+  bool first = true;
+  for (const auto& [code, count] : totals.by_status) {
+    std::printf("%s\"%d\": %lld", first ? "" : ", ", code, count);
+    first = false;
+  }
+  std::printf("}}\n");
+  return 0;
+}

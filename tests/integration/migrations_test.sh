@@ -1,0 +1,237 @@
+#!/usr/bin/env bash
+# migrations_test.sh — `wagate-admin migrate` against a throwaway Postgres, then the live Postgres/Redis client tests.
+#
+# Starts its own Postgres (initdb + pg_ctl) and Redis on free loopback ports
+# under a temporary directory, and removes both on exit. Needs
+# WAGATE_BUILD_DIR (bin/wagate-admin, bin/db_clients_test) and WAGATE_SOURCE_DIR.
+set -euo pipefail
+
+BUILD_DIR=${WAGATE_BUILD_DIR:?set WAGATE_BUILD_DIR to the build directory}
+SOURCE_DIR=${WAGATE_SOURCE_DIR:?set WAGATE_SOURCE_DIR to the source tree}
+ADMIN=$BUILD_DIR/bin/wagate-admin
+CLIENTS_TEST=$BUILD_DIR/bin/db_clients_test
+SQL_DIR=$SOURCE_DIR/sql
+PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+
+# The migrate runs below must see only what this script gives them.
+unset WAGATE_CONFIG WAGATE_PG_DSN
+
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+pass() { echo "ok - $*"; }
+
+[[ -x $ADMIN ]] || fail "$ADMIN not built"
+[[ -x $CLIENTS_TEST ]] || fail "$CLIENTS_TEST not built"
+
+free_port() {
+  local port
+  for _ in $(seq 1 200); do
+    port=$((20000 + RANDOM % 40000))
+    if [[ -z $(ss -Hltn "sport = :$port") ]]; then
+      echo "$port"
+      return 0
+    fi
+  done
+  echo "no free port found" >&2
+  return 1
+}
+
+# Postgres refuses to run as root: then the cluster belongs to the postgres
+# user, and the temporary directory (and its parents) must be reachable by it.
+AS_PG=()
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/wagate-migrations.XXXXXX")
+if [[ $(id -u) -eq 0 ]]; then
+  AS_PG=(runuser -u postgres --)
+  chmod 755 "$TMP"
+  chown postgres: "$TMP"
+  if ! "${AS_PG[@]}" test -w "$TMP"; then
+    rm -rf "$TMP"
+    TMP=$(mktemp -d /tmp/wagate-migrations.XXXXXX)
+    chmod 755 "$TMP"
+    chown postgres: "$TMP"
+  fi
+fi
+
+cleanup() {
+  set +e
+  if [[ -f $TMP/pg/postmaster.pid ]]; then
+    "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$TMP/pg" -m immediate stop >/dev/null 2>&1
+  fi
+  if [[ -f $TMP/redis.pid ]]; then
+    kill "$(cat "$TMP/redis.pid")" 2>/dev/null
+    for _ in $(seq 1 50); do
+      kill -0 "$(cat "$TMP/redis.pid" 2>/dev/null)" 2>/dev/null || break
+      sleep 0.1
+    done
+  fi
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# --- Postgres ------------------------------------------------------------------
+PG_PORT=$(free_port)
+mkdir -p "$TMP/sock"
+[[ ${#AS_PG[@]} -eq 0 ]] || chown postgres: "$TMP/sock"
+"${AS_PG[@]}" "$PG_BIN/initdb" -D "$TMP/pg" -U postgres -A trust -E UTF8 --no-sync >"$TMP/initdb.log" 2>&1 ||
+  { cat "$TMP/initdb.log" >&2; fail "initdb"; }
+# Durability is not what is tested here; a throwaway cluster may skip fsync.
+"${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$TMP/pg" -l "$TMP/pg/server.log" -w -t 60 \
+  -o "-p $PG_PORT -k $TMP/sock -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off" \
+  start >/dev/null || { cat "$TMP/pg/server.log" >&2; fail "pg_ctl start"; }
+
+dsn() { echo "host=127.0.0.1 port=$PG_PORT user=postgres dbname=$1"; }
+q() { "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d "$(dsn "$1")" -c "$2"; }
+# Recent pg_dump releases wrap the dump in \restrict/\unrestrict lines with a
+# random key; those lines are not schema and differ on every run.
+dump() { "$PG_BIN/pg_dump" --schema-only -d "$(dsn "$1")" | sed -E '/^\\(un)?restrict /d'; }
+for db in wagate_test wagate_race wagate_bad wagate_clients; do q postgres "CREATE DATABASE $db"; done
+
+# --- Redis ---------------------------------------------------------------------
+REDIS_PORT=$(free_port)
+mkdir -p "$TMP/redis"
+cat >"$TMP/redis.conf" <<EOF
+port $REDIS_PORT
+bind 127.0.0.1
+daemonize yes
+pidfile $TMP/redis.pid
+logfile $TMP/redis.log
+dir $TMP/redis
+save ""
+appendonly no
+requirepass testpass
+EOF
+redis-server "$TMP/redis.conf"
+for _ in $(seq 1 100); do
+  [[ $(redis-cli -p "$REDIS_PORT" -a testpass --no-auth-warning ping 2>/dev/null) == PONG ]] && break
+  sleep 0.1
+done
+[[ $(redis-cli -p "$REDIS_PORT" -a testpass --no-auth-warning ping) == PONG ]] || fail "redis-server did not start"
+
+# --- migrate on an empty database -------------------------------------------
+files=$(cd "$SQL_DIR" && ls [0-9]*_*.sql | sort -n)
+file_count=$(echo "$files" | wc -l)
+[[ $file_count -ge 1 ]] || fail "no migrations in $SQL_DIR"
+
+# First run through a config file, later ones through the environment only.
+echo "pg_dsn = $(dsn wagate_test)" >"$TMP/wagate.conf"
+out=$("$ADMIN" --config "$TMP/wagate.conf" migrate)
+expected=$(echo "$files" | sed 's/^/applied /')
+[[ $out == "$expected" ]] || fail "first migrate printed:
+$out
+expected:
+$expected"
+pass "migrate on an empty database applies every file in order"
+
+for table in tenants api_keys messages messages_default message_index status_events conversations contact_events \
+  idempotency_keys campaigns campaign_recipients schema_migrations; do
+  [[ $(q wagate_test "SELECT to_regclass('$table') IS NOT NULL") == t ]] || fail "table $table missing"
+done
+[[ $(q wagate_test "SELECT count(*) FROM pg_inherits WHERE inhparent = 'messages'::regclass") -eq 6 ]] ||
+  fail "expected 6 partitions of messages (default, last month .. +3)"
+for offset in -1 0 3; do
+  name=messages_$(q wagate_test "SELECT to_char(date_trunc('month', now() AT TIME ZONE 'UTC') + interval '$offset month', 'YYYY_MM')")
+  [[ $(q wagate_test "SELECT to_regclass('$name') IS NOT NULL") == t ]] || fail "partition $name missing"
+done
+pass "tables and monthly partitions exist"
+
+recorded=$(q wagate_test "SELECT lpad(version::text, 3, '0') || ' ' || checksum FROM schema_migrations ORDER BY version")
+computed=$(cd "$SQL_DIR" && for f in $files; do echo "${f%%_*} $(sha256sum "$f" | cut -d' ' -f1)"; done)
+[[ $recorded == "$computed" ]] || fail "schema_migrations rows:
+$recorded
+expected (version, sha256 of the file):
+$computed"
+pass "schema_migrations has one row per file with its sha256"
+
+dump wagate_test >"$TMP/before.sql"
+out=$(WAGATE_PG_DSN=$(dsn wagate_test) "$ADMIN" --sql-dir "$SQL_DIR" migrate)
+[[ $out == "nothing to apply" ]] || fail "second migrate printed: $out"
+dump wagate_test >"$TMP/after.sql"
+diff -u "$TMP/before.sql" "$TMP/after.sql" >&2 || fail "second migrate changed the schema"
+pass "second migrate applies nothing and leaves the schema byte-identical"
+
+out=$(WAGATE_PG_DSN=$(dsn wagate_test) "$ADMIN" migrate --status)
+[[ $(echo "$out" | grep -c ' applied ') -eq $file_count ]] || fail "migrate --status: $out"
+pass "migrate --status lists every file as applied"
+
+# --- an applied file was edited ------------------------------------------------
+cp -r "$SQL_DIR" "$TMP/sql-modified"
+echo "-- edited after it was applied" >>"$TMP/sql-modified/001_initial.sql"
+echo "CREATE TABLE must_not_exist (x int);" >"$TMP/sql-modified/900_new.sql"
+rc=0
+out=$(WAGATE_PG_DSN=$(dsn wagate_test) "$ADMIN" --sql-dir "$TMP/sql-modified" migrate 2>&1) || rc=$?
+[[ $rc -eq 1 ]] || fail "migrate with an edited 001 exited $rc: $out"
+[[ $out == "wagate-admin: "*"001_initial.sql"* ]] || fail "error does not name the file: $out"
+[[ $(q wagate_test "SELECT to_regclass('must_not_exist') IS NULL") == t ]] || fail "a pending migration ran"
+[[ $(q wagate_test "SELECT count(*) FROM schema_migrations") -eq $file_count ]] || fail "schema_migrations changed"
+dump wagate_test >"$TMP/after-refusal.sql"
+diff -u "$TMP/before.sql" "$TMP/after-refusal.sql" >&2 || fail "the refused migrate changed the schema"
+out=$(WAGATE_PG_DSN=$(dsn wagate_test) "$ADMIN" --sql-dir "$TMP/sql-modified" migrate --status)
+echo "$out" | grep -q '^001  001_initial.sql .* changed ' || fail "--status does not flag the edited file: $out"
+echo "$out" | grep -q '^900  900_new.sql .* pending$' || fail "--status does not list the new file: $out"
+pass "an edited applied file is refused by name and nothing is applied"
+
+# --- partitions ----------------------------------------------------------------
+q wagate_test "INSERT INTO tenants (name, account_sid, auth_token_enc)
+               VALUES ('t', 'AC0123456789abcdef0123456789abcdef', '\\x00')" >/dev/null
+far=$(q wagate_test "INSERT INTO messages (tenant_id, created_at, direction, status, status_rank)
+                     SELECT tenant_id, now() + interval '5 years', 'outbound', 'accepted', 10 FROM tenants
+                     RETURNING id")
+[[ $(q wagate_test "SELECT tableoid::regclass FROM messages WHERE id = '$far'") == messages_default ]] ||
+  fail "a message five years ahead did not land in messages_default"
+# Creating that month's partition later moves the row out of the default.
+q wagate_test "SELECT wagate_ensure_message_partitions((now() + interval '5 years')::date, 1)" >/dev/null
+month=$(q wagate_test "SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY_MM') FROM messages WHERE id = '$far'")
+[[ $(q wagate_test "SELECT tableoid::regclass FROM messages WHERE id = '$far'") == "messages_$month" ]] ||
+  fail "the row did not move to messages_$month"
+[[ $(q wagate_test "SELECT count(*) FROM messages_default") -eq 0 ]] || fail "messages_default not emptied"
+pass "an insert without a monthly partition lands in messages_default, and moves when the partition appears"
+
+# --- two migrate runs at once --------------------------------------------------
+WAGATE_PG_DSN=$(dsn wagate_race) "$ADMIN" migrate >"$TMP/race1.out" 2>&1 &
+race1=$!
+WAGATE_PG_DSN=$(dsn wagate_race) "$ADMIN" migrate >"$TMP/race2.out" 2>&1 &
+race2=$!
+wait "$race1" || fail "concurrent migrate 1 failed: $(cat "$TMP/race1.out")"
+wait "$race2" || fail "concurrent migrate 2 failed: $(cat "$TMP/race2.out")"
+[[ $(cat "$TMP/race1.out" "$TMP/race2.out" | grep -c '^applied ') -eq $file_count ]] ||
+  fail "concurrent runs applied a file twice or not at all: $(cat "$TMP/race1.out" "$TMP/race2.out")"
+[[ $(q wagate_race "SELECT count(*) FROM schema_migrations") -eq $file_count ]] || fail "race: schema_migrations"
+pass "two concurrent migrate runs serialise and apply each file once"
+
+# --- a migration the server rejects -------------------------------------------
+mkdir "$TMP/sql-bad"
+printf 'CREATE TABLE first_half (x int);\n\nCREATE TABLE second_half (y no_such_type);\n' >"$TMP/sql-bad/001_bad.sql"
+rc=0
+out=$(WAGATE_PG_DSN=$(dsn wagate_bad) "$ADMIN" --sql-dir "$TMP/sql-bad" migrate 2>&1) || rc=$?
+[[ $rc -eq 1 && $out == *"001_bad.sql:3: "*"no_such_type"* ]] || fail "bad migration: exit $rc: $out"
+[[ $(q wagate_bad "SELECT to_regclass('first_half') IS NULL") == t ]] || fail "half a migration was committed"
+[[ $(q wagate_bad "SELECT count(*) FROM schema_migrations") -eq 0 ]] || fail "a failed migration was recorded"
+pass "a rejected migration names file and line and leaves nothing behind"
+
+# --- command line --------------------------------------------------------------
+rc=0
+out=$("$ADMIN" no-such-command 2>&1) || rc=$?
+[[ $rc -eq 2 && $out == *"unknown command"*"migrate"* ]] || fail "unknown command: exit $rc: $out"
+rc=0
+out=$("$ADMIN" help 2>&1) || rc=$?
+[[ $rc -eq 2 && $out == *"usage: wagate-admin"*"migrate"* ]] || fail "help: exit $rc: $out"
+closed=$(free_port)
+rc=0
+out=$(WAGATE_PG_DSN="host=127.0.0.1 port=$closed user=x password=hunter2 dbname=x" "$ADMIN" migrate 2>&1) || rc=$?
+[[ $rc -eq 1 && $out == "wagate-admin: postgres: connection failed: "* && $out != *hunter2* ]] ||
+  fail "unreachable database: exit $rc: $out"
+rc=0
+out=$("$ADMIN" --config "$TMP/no-such.conf" migrate 2>&1) || rc=$?
+[[ $rc -eq 1 && $out == "wagate-admin: "*"no-such.conf"* ]] || fail "missing --config file: exit $rc: $out"
+pass "usage errors exit 2, failures exit 1 with one wagate-admin: line and no password"
+
+# --- the client libraries against these servers ---------------------------------
+WAGATE_TEST_PG_DSN=$(dsn wagate_clients) \
+  WAGATE_TEST_REDIS_URL="redis://:testpass@127.0.0.1:$REDIS_PORT/1" \
+  WAGATE_TEST_REDIS_CONF="$TMP/redis.conf" \
+  "$CLIENTS_TEST" --gtest_brief=1 || fail "db_clients_test"
+pass "pg and redis clients against live servers"
+
+echo "migrations_test: all passed"
