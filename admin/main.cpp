@@ -21,6 +21,7 @@ int help_command(const Globals& globals, std::span<const std::string> args);
 // commands.hpp, add one line here.
 constexpr Command kCommands[] = {
     {"migrate", "apply pending SQL migrations in order; --status lists applied and pending ones", migrate_command},
+    {"tenant", "add, list, set-token (rotation: the old token stays valid), drop-previous-token", tenant_command},
     {"help", "show this text", help_command},
 };
 
@@ -38,7 +39,7 @@ void print_usage(std::ostream& out, const Globals& globals) {
 
 int help_command(const Globals& globals, std::span<const std::string> /*args*/) {
   print_usage(std::cout, globals);
-  return kExitUsage;
+  return 0;
 }
 
 // The same variables Config::load reads from the process environment.

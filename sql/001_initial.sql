@@ -167,7 +167,8 @@ CREATE INDEX message_index_created_idx ON message_index (created_at);  -- retent
 -- Every status callback as it arrived, kept even when it does not move the
 -- message (late or duplicate) and even before the message row exists (a
 -- callback can beat the sender's commit): applied stays false until then.
--- Unique on (message_sid, status): a callback processed twice is stored once.
+-- Unique on (tenant_id, message_sid, status): a callback processed twice is
+-- stored once, and one tenant's callbacks can never shadow another's.
 CREATE TABLE status_events (
   event_id bigserial PRIMARY KEY,
   tenant_id bigint NOT NULL REFERENCES tenants,
@@ -179,10 +180,9 @@ CREATE TABLE status_events (
   received_at timestamptz NOT NULL DEFAULT now(),
   applied boolean NOT NULL DEFAULT false,
   params jsonb,
-  UNIQUE (message_sid, status)
+  UNIQUE (tenant_id, message_sid, status)
 );
-CREATE INDEX status_events_tenant_sid_idx ON status_events (tenant_id, message_sid);
-CREATE INDEX status_events_unapplied_idx ON status_events (message_sid) WHERE NOT applied;
+CREATE INDEX status_events_unapplied_idx ON status_events (tenant_id, message_sid) WHERE NOT applied;
 CREATE INDEX status_events_received_idx ON status_events (received_at);
 
 -- Per tenant and phone: the 24-hour customer-service window (free-form

@@ -9,7 +9,8 @@
 -- rank. NULL for a status this version does not know: such a callback is
 -- kept in the history but moves nothing.
 --
---   accepted 10 < scheduled 11 < queued 20 < unknown 21 < sending 30 < sent 40
+--   accepted 10 < scheduled 11 < retrying 12 < dispatching 13 < queued 20
+--   < unknown 21 < sending 30 < sent 40
 --   < partially_delivered 50 < undelivered 60 < failed 65 < canceled 66
 --   < delivered 80 < read 90
 --
@@ -19,11 +20,16 @@
 --   * `undelivered` then `failed` ends `failed`; `failed` then `undelivered`
 --     stays `failed` (both are kept in the history);
 --   * `delivered` after a failure wins: the handset confirmed it.
--- Inbound messages use receiving 10 < received 20.
+-- Inbound messages use receiving 10 < received 20. Three statuses are
+-- wagate's own, before Twilio knows the message: retrying (a retryable send
+-- failure, waiting for its next attempt), dispatching (a sender claimed it and
+-- its request to Twilio may be in flight) and unknown (the request left but
+-- its outcome was lost: reconciliation asks Twilio, nothing re-sends it).
 CREATE FUNCTION wagate_status_rank(status text) RETURNS smallint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   SELECT CASE status
     WHEN 'accepted' THEN 10 WHEN 'scheduled' THEN 11 WHEN 'receiving' THEN 10
+    WHEN 'retrying' THEN 12 WHEN 'dispatching' THEN 13
     WHEN 'queued' THEN 20 WHEN 'received' THEN 20 WHEN 'unknown' THEN 21
     WHEN 'sending' THEN 30 WHEN 'sent' THEN 40 WHEN 'partially_delivered' THEN 50
     WHEN 'undelivered' THEN 60 WHEN 'failed' THEN 65 WHEN 'canceled' THEN 66

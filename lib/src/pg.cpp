@@ -273,6 +273,8 @@ Connection::Connection(const std::string& dsn) {
   PQsetNoticeReceiver(conn_.get(), log_notice, nullptr);
 }
 
+// Every occurrence is replaced, even of a very short password that also
+// appears as ordinary text: a garbled message is the lesser harm.
 void Connection::throw_connection_error(std::string_view what) const {
   std::string text = conn_ ? PQerrorMessage(conn_.get()) : "no connection";
   for (const Secret& password : passwords_) replace_all(text, password.reveal(), kRedacted);

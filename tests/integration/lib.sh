@@ -1,4 +1,5 @@
 # lib.sh — shared helpers of the shell-driven integration and e2e tests: the stack, HTTP, assertions.
+# shellcheck shell=bash disable=SC2034  # HTTP_* and the like are read by the tests that source this file
 #
 # Source it from a test:   . "$(dirname "$0")/../integration/lib.sh"
 # CTest sets WAGATE_SOURCE_DIR and WAGATE_BUILD_DIR; run by hand, the source
@@ -12,7 +13,8 @@
 #   https_get PATH [CURL_ARGS...]
 #   https_post PATH BODY [CURL_ARGS...]
 #                         request through nginx over HTTPS; set HTTP_STATUS,
-#                         HTTP_BODY and HTTP_HEADERS (lower-case names)
+#                         HTTP_BODY and HTTP_HEADERS ("name: value" lines,
+#                         names in lower case)
 #   http_request METHOD URL [BODY] [CURL_ARGS...]  the same for any URL
 #   assert_eq EXPECTED ACTUAL MESSAGE
 #   assert_contains HAYSTACK NEEDLE MESSAGE
@@ -121,7 +123,7 @@ http_request() {
   if [[ $method != GET && $method != HEAD ]]; then args+=(--data-binary "$body"); fi
   HTTP_STATUS=$(curl "${args[@]}" "$@" "$url") || HTTP_STATUS=${HTTP_STATUS:-000}
   HTTP_BODY=$(cat "$body_file")
-  HTTP_HEADERS=$(tr -d '\r' <"$headers_file" | tr '[:upper:]' '[:lower:]')
+  HTTP_HEADERS=$(tr -d '\r' <"$headers_file" | awk 'BEGIN { FS = OFS = ": " } { $1 = tolower($1) } 1')
   rm -f "$headers_file" "$body_file"
 }
 

@@ -34,7 +34,8 @@ struct SignedRequest {
 
 // Compares (in constant time) against every URL variant. When the query has
 // bodySHA256=<hex>, the signature covers the URL alone and the SHA-256 of
-// raw_body must equal that hex, else BodyHashMismatch.
+// raw_body must equal that hex, else BodyHashMismatch. An empty auth_token is
+// the caller's to refuse (500: nothing to check against), not a Mismatch.
 [[nodiscard]] SignatureCheck check_signature(const SignedRequest& request, std::string_view auth_token);
 
 // The URL Twilio used. With a configured base ("https://gw.example.com", maybe

@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# nginx_config_test.sh — the nginx configs pass nginx -t, and nginx routes, limits and answers errors as specified.
+#
+# 1. The stack's rendered config and the production template (rendered with
+#    nginx/production.env and a test certificate) both pass `nginx -t`, the
+#    latter also inside Debian's own nginx.conf when that is available.
+# 2. No fastcgi_keep_conn on anywhere (it pinned handler threads: 1.7 s p99).
+# 3. Live, with a FastCGI echo standing in for the handlers: each route
+#    reaches its own socket with the params the signature check relies on
+#    (raw REQUEST_URI, Host with port, scheme, request id); nginx's own
+#    errors are JSON with the right status (404, 413, 429, 502, 400); body
+#    limits differ for webhooks and the API; rate limits apply to others but
+#    not to 127.0.0.1; HTTP redirects to HTTPS; /metrics is only on the
+#    local listener.
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+command -v nginx >/dev/null || fail "nginx not installed"
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/wagate-nginx-test.XXXXXX")
+STACK_RUN_DIR=$TMP/run
+ECHO_PID=""
+cleanup() {
+  local status=$?
+  if [[ $status -ne 0 && -s $STACK_RUN_DIR/nginx/error.log ]]; then
+    echo "----- nginx error.log -----" >&2
+    tail -n 30 "$STACK_RUN_DIR/nginx/error.log" >&2
+  fi
+  [[ -n $ECHO_PID ]] && kill "$ECHO_PID" 2>/dev/null
+  stack destroy >/dev/null 2>&1 || true
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# ------------------------------------------------------------ nginx -t
+
+conf=$(stack nginx-config 2>"$TMP/render.log") || { cat "$TMP/render.log" >&2; fail "stack nginx-config failed"; }
+assert_eq "$STACK_RUN_DIR/nginx/nginx.conf" "$conf" "stack renders its nginx config into the run dir"
+nginx_t() { nginx -t -q -p "$1" -e "$1/error.log" -c "$2" 2>&1; }
+out=$(nginx_t "$STACK_RUN_DIR/nginx" "$conf") || fail "nginx -t rejects the stack config: $out"
+pass "nginx -t accepts the stack config"
+
+# The production template, with its production values except for paths that
+# exist only on a production host.
+mkdir -p "$TMP/prod/tmp" "$TMP/tls"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$TMP/tls/privkey.pem" \
+  -out "$TMP/tls/fullchain.pem" -days 2 -subj /CN=wagate.example.com >/dev/null 2>&1 || fail "openssl req failed"
+WAGATE_TLS_CERT=$TMP/tls/fullchain.pem WAGATE_TLS_KEY=$TMP/tls/privkey.pem \
+  WAGATE_SNIPPETS_DIR=$WAGATE_SOURCE_DIR/nginx/snippets WAGATE_ACCESS_LOG=$TMP/prod/access.log \
+  "$WAGATE_SOURCE_DIR/scripts/render-nginx" "$WAGATE_SOURCE_DIR/nginx/wagate.conf.template" \
+  "$WAGATE_SOURCE_DIR/nginx/production.env" >"$TMP/prod/site.conf" || fail "render-nginx failed for production"
+assert_contains "$(cat "$TMP/prod/site.conf")" "listen [::]:443 ipv6only=off ssl http2;" "production site listens on 443"
+assert_contains "$(cat "$TMP/prod/site.conf")" "server unix:/run/wagate/status.sock;" "production site uses the systemd socket dir"
+if grep -Eq '\$\{WAGATE_[A-Z0-9_]+\}' "$TMP/prod/site.conf"; then fail "unrendered placeholder in production site"; fi
+WAGATE_NGINX_USER="" WAGATE_NGINX_WORKERS=1 WAGATE_NGINX_DIR=$TMP/prod WAGATE_SITE_CONF=$TMP/prod/site.conf \
+  "$WAGATE_SOURCE_DIR/scripts/render-nginx" "$WAGATE_SOURCE_DIR/nginx/stack.conf.template" >"$TMP/prod/nginx.conf"
+out=$(nginx_t "$TMP/prod" "$TMP/prod/nginx.conf") || fail "nginx -t rejects the production site: $out"
+pass "nginx -t accepts the production site"
+
+# Inside the distribution's nginx.conf, as deployed (its http-level settings
+# must not clash with ours). Needs root: that file logs to /var/log/nginx.
+if [[ $EUID -eq 0 && -r /etc/nginx/nginx.conf ]]; then
+  sed -e "s|include /etc/nginx/sites-enabled/\*;|include $TMP/prod/site.conf;|" \
+    -e "s|include /etc/nginx/conf.d/\*.conf;||" /etc/nginx/nginx.conf >"$TMP/prod/debian.conf"
+  assert_contains "$(cat "$TMP/prod/debian.conf")" "include $TMP/prod/site.conf;" "Debian nginx.conf includes the site"
+  out=$(nginx -t -q -c "$TMP/prod/debian.conf" 2>&1) || fail "nginx -t rejects the site inside Debian's nginx.conf: $out"
+  pass "nginx -t accepts the site inside Debian's nginx.conf"
+else
+  echo "skip [$TEST_NAME]: Debian nginx.conf variant needs root"
+fi
+
+# ------------------------------------------------------------ keepalive
+
+dump=$(nginx -T -q -p "$STACK_RUN_DIR/nginx" -e "$STACK_RUN_DIR/nginx/error.log" -c "$conf" 2>/dev/null) ||
+  fail "nginx -T failed"
+assert_contains "$dump" "fastcgi_keep_conn off;" "the full config sets fastcgi_keep_conn off"
+if grep -Eq '^[^#]*fastcgi_keep_conn[[:space:]]+on' <<<"$dump"; then fail "fastcgi_keep_conn on in the stack config"; fi
+if grep -REq '^[^#]*fastcgi_keep_conn[[:space:]]+on' "$WAGATE_SOURCE_DIR/nginx" "$TMP/prod"; then
+  fail "fastcgi_keep_conn on in nginx/ or the production site"
+fi
+if grep -Eq '^[[:space:]]*keepalive[[:space:]]+[0-9]' <<<"$dump"; then fail "upstream keepalive in the stack config"; fi
+pass "no fastcgi_keep_conn on and no upstream keepalive"
+
+# ------------------------------------------------------------ live
+
+# shellcheck disable=SC1091
+. "$STACK_RUN_DIR/ports.env"
+WAGATE_URL=https://127.0.0.1:$HTTPS_PORT
+WAGATE_CA_CERT=$STACK_RUN_DIR/tls/cert.pem
+python3 "$WAGATE_SOURCE_DIR/tests/integration/fcgi_echo.py" "$STACK_RUN_DIR/sockets" api inbound status \
+  >"$TMP/echo.log" 2>&1 &
+ECHO_PID=$!
+wait_for 10 "FastCGI echo sockets" test -S "$STACK_RUN_DIR/sockets/status.sock" -a -S "$STACK_RUN_DIR/sockets/api.sock"
+nginx -p "$STACK_RUN_DIR/nginx" -e "$STACK_RUN_DIR/nginx/error.log" -c "$conf" || fail "nginx did not start"
+nginx_up() { [[ $(curl -s -o /dev/null -w '%{http_code}' --cacert "$WAGATE_CA_CERT" "$WAGATE_URL/") != 000 ]]; }
+wait_for 10 "nginx answering on $WAGATE_URL" nginx_up
+
+# Status callback: routed to the status socket with the raw target.
+callback='MessageSid=SM1&MessageStatus=sent'
+https_post '/api/v1/whatsapp/status?b=%41&a=1' "$callback" \
+  -H 'X-Twilio-Signature: c2lnbmF0dXJl' -H 'Proxy: http://evil.example' --http1.1
+assert_eq 200 "$HTTP_STATUS" "status callback reaches a handler"
+assert_json "$HTTP_BODY" '.group == "status"' "status route goes to the status socket"
+assert_json "$HTTP_BODY" '.params.REQUEST_URI == "/api/v1/whatsapp/status?b=%41&a=1"' "REQUEST_URI is the raw request target"
+assert_json "$HTTP_BODY" ".params.HTTP_HOST == \"127.0.0.1:$HTTPS_PORT\"" "HTTP_HOST keeps the port"
+assert_json "$HTTP_BODY" '.params.REQUEST_SCHEME == "https" and .params.HTTPS == "on"' "scheme is https"
+assert_json "$HTTP_BODY" '.params.REQUEST_METHOD == "POST" and .params.QUERY_STRING == "b=%41&a=1"' "method and query"
+assert_json "$HTTP_BODY" '.params.CONTENT_TYPE == "application/x-www-form-urlencoded" and .params.CONTENT_LENGTH == "'"${#callback}"'"' \
+  "content type and length"
+assert_json "$HTTP_BODY" '.params.HTTP_X_TWILIO_SIGNATURE == "c2lnbmF0dXJl"' "signature header passed as HTTP_*"
+assert_json "$HTTP_BODY" '.params.REMOTE_ADDR == "127.0.0.1" and .params.DOCUMENT_URI == "/api/v1/whatsapp/status"' \
+  "client address and normalised path"
+assert_json "$HTTP_BODY" '(.params.HTTP_PROXY // "") == ""' "a Proxy header never becomes HTTP_PROXY"
+assert_json "$HTTP_BODY" '[.params | keys[] | select(. == "HTTP_HOST")] | length == 1' "HTTP_HOST is sent once"
+request_id=$(jq -r .params.REQUEST_ID <<<"$HTTP_BODY")
+assert_eq 1 "$(grep -c '^x-request-id:' <<<"$HTTP_HEADERS")" "exactly one X-Request-Id header"
+assert_contains "$HTTP_HEADERS" "x-request-id: $request_id" "X-Request-Id is the REQUEST_ID the handler saw"
+assert_contains "$HTTP_HEADERS" "strict-transport-security: max-age=" "HSTS on answers"
+
+https_post /api/v1/whatsapp/webhook 'Body=hi'
+assert_json "$HTTP_BODY" '.group == "inbound"' "webhook route goes to the inbound socket"
+https_get /api/v1/health
+assert_json "$HTTP_BODY" '.group == "api"' "API routes go to the api socket"
+https_post /api/v1/whatsapp/status/extra 'x=1'
+assert_json "$HTTP_BODY" '.group == "api"' "only the exact status path goes to the status socket"
+
+# nginx's own errors, as JSON.
+https_get /nope
+assert_eq 404 "$HTTP_STATUS" "unknown path outside /api is 404"
+assert_json "$HTTP_BODY" '.error.code == "not_found" and (.error.message | length > 0)' "404 is JSON"
+assert_contains "$HTTP_HEADERS" "content-type: application/json" "404 is served as JSON"
+https_get /metrics
+assert_eq 404 "$HTTP_STATUS" "/metrics is not served on the public port"
+
+head -c 70000 /dev/zero | tr '\0' a >"$TMP/70k"
+https_post /api/v1/whatsapp/webhook "$(cat "$TMP/70k")"
+assert_eq 413 "$HTTP_STATUS" "a webhook body over 64 kB is refused"
+assert_json "$HTTP_BODY" '.error.code == "body_too_large"' "413 is JSON"
+https_post /api/v1/whatsapp/status "$(cat "$TMP/70k")"
+assert_eq 413 "$HTTP_STATUS" "a status callback body over 64 kB is refused"
+https_post /api/v1/whatsapp/send "$(cat "$TMP/70k")"
+assert_eq 200 "$HTTP_STATUS" "the API accepts a 70 kB body"
+assert_json "$HTTP_BODY" '.body_bytes == 70000' "the whole API body reaches the handler"
+head -c 1100000 /dev/zero | tr '\0' a >"$TMP/1.1m"
+http_request POST "$WAGATE_URL/api/v1/whatsapp/send" "" --data-binary "@$TMP/1.1m"
+assert_eq 413 "$HTTP_STATUS" "an API body over 1 MB is refused"
+
+# Rate limits: another loopback address is limited like any client; 127.0.0.1
+# (this host: health checks, benchmarks) is not.
+flood() {
+  local from=$1 config=$TMP/flood.curl
+  for _ in $(seq 400); do printf 'url = "%s/api/v1/whatsapp/messages/x"\noutput = "/dev/null"\n' "$WAGATE_URL"; done >"$config"
+  curl -s --cacert "$WAGATE_CA_CERT" --noproxy '*' -Z --parallel-max 50 --interface "$from" \
+    -H 'Authorization: Bearer test-key' -w '%{http_code} %header{retry-after} %header{content-type}\n' -K "$config" 2>/dev/null
+}
+codes=$(flood 127.0.0.2)
+assert_contains "$codes" "429 1 application/json" "a burst from one client gets JSON 429 with Retry-After: 1"
+codes=$(flood 127.0.0.1)
+if grep -q '^429' <<<"$codes"; then fail "127.0.0.1 was rate-limited"; fi
+pass "127.0.0.1 is not rate-limited"
+
+# Plain HTTP: redirect; HTTP on the HTTPS port: JSON 400.
+http_request GET "http://127.0.0.1:$HTTP_PORT/api/v1/health?x=1"
+assert_eq 301 "$HTTP_STATUS" "HTTP redirects"
+assert_contains "$HTTP_HEADERS" "location: https://127.0.0.1:$HTTPS_PORT/api/v1/health?x=1" "to the same URL over HTTPS"
+http_request GET "http://127.0.0.1:$HTTPS_PORT/api/v1/health"
+assert_eq 400 "$HTTP_STATUS" "plain HTTP on the HTTPS port is 400"
+assert_json "$HTTP_BODY" '.error.code == "https_required"' "and says to use HTTPS"
+
+# Metrics: the local listener passes GET /metrics to the api socket only.
+http_request GET "http://127.0.0.1:$METRICS_PORT/metrics"
+assert_json "$HTTP_BODY" '.group == "api" and .params.REQUEST_URI == "/metrics"' "metrics listener reaches the api socket"
+http_request POST "http://127.0.0.1:$METRICS_PORT/metrics" "x"
+assert_eq 403 "$HTTP_STATUS" "metrics listener refuses other methods"
+http_request GET "http://127.0.0.1:$METRICS_PORT/other"
+assert_eq 404 "$HTTP_STATUS" "metrics listener serves nothing else"
+
+# A handler that is down: JSON 502, fast.
+kill "$ECHO_PID"
+wait "$ECHO_PID" 2>/dev/null || true
+ECHO_PID=""
+rm -f "$STACK_RUN_DIR"/sockets/*.sock
+https_post /api/v1/whatsapp/status 'MessageSid=SM1'
+assert_eq 502 "$HTTP_STATUS" "a handler that is down gives 502"
+assert_json "$HTTP_BODY" '.error.code == "upstream_unavailable"' "502 is JSON"
+echo "PASS [$TEST_NAME]"
