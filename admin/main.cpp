@@ -22,6 +22,7 @@ int help_command(const Globals& globals, std::span<const std::string> args);
 constexpr Command kCommands[] = {
     {"migrate", "apply pending SQL migrations in order; --status lists applied and pending ones", migrate_command},
     {"tenant", "add, list, set-token (rotation: the old token stays valid), drop-previous-token", tenant_command},
+    {"key", "API keys: create (prints the key once), list, revoke", key_command},
     {"help", "show this text", help_command},
 };
 

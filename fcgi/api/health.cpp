@@ -10,6 +10,7 @@
 #include "wagate/json.hpp"
 #include "wagate/pg.hpp"
 #include "wagate/redis.hpp"
+#include "wagate/spool.hpp"
 
 namespace wagate::api {
 namespace {
@@ -68,6 +69,14 @@ http::Response health(http::Request& /*request*/, Context& context) {
   }
   json::set(body.get(), "status", json::string(down.empty() ? "ok" : "unavailable"));
   json::set(body.get(), "checks", std::move(detail));
+  // Webhooks held on local disk while Postgres was unreachable: not an
+  // error by itself (they replay when it is back), but an operator must see it.
+  const spool::Stats spooled = spool::stats(context.config().str("spool_dir"));
+  json::Value spool_info = json::object();
+  json::set(spool_info.get(), "files", json::integer(static_cast<long long>(spooled.files)));
+  json::set(spool_info.get(), "records", json::integer(static_cast<long long>(spooled.records)));
+  json::set(spool_info.get(), "bytes", json::integer(static_cast<long long>(spooled.bytes)));
+  json::set(body.get(), "spool", std::move(spool_info));
   if (!down.empty()) {
     json::Value error = json::object();
     json::set(error.get(), "code", json::string("dependency_down"));

@@ -129,6 +129,13 @@ constexpr auto kKeys = std::to_array<KeySpec>({
      .secret = false,
      .help = "Base URL of Twilio's REST API; point it at the simulator for tests.",
      .check = check_http_url},
+    {.name = "twilio_ca_file",
+     .type = Type::String,
+     .default_value = "",
+     .reloadable = true,
+     .secret = false,
+     .help = "PEM file of the certificate authorities trusted for twilio_api_base; "
+             "empty means the system's CA bundle."},
     {.name = "status_callback_url",
      .type = Type::String,
      .default_value = "",
@@ -189,6 +196,15 @@ constexpr auto kKeys = std::to_array<KeySpec>({
      .help = "How long one request to Twilio may take, in milliseconds, before its outcome is unknown.",
      .min = 100,
      .max = 120000},
+    {.name = "reconcile_window_minutes",
+     .type = Type::Int,
+     .default_value = "10",
+     .reloadable = true,
+     .secret = false,
+     .help = "Minutes after an unknown send's request before reconciliation, finding no such message in "
+             "Twilio's list, may send it again.",
+     .min = 2,
+     .max = 1440},
     {.name = "retention_days",
      .type = Type::Int,
      .default_value = "90",
@@ -205,6 +221,15 @@ constexpr auto kKeys = std::to_array<KeySpec>({
      .help = "Hours an Idempotency-Key is remembered, so a retried send returns its first answer.",
      .min = 1,
      .max = 720},
+    {.name = "api_key_cache_seconds",
+     .type = Type::Int,
+     .default_value = "5",
+     .reloadable = true,
+     .secret = false,
+     .help = "Seconds an API handler process reuses a verified API key before reading it again; "
+             "a revoked key stops working within this time.",
+     .min = 0,
+     .max = 300},
 });
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstring>
 #include <exception>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -61,9 +62,14 @@ void accept_loop(const ServerOptions& options, const config::Holder& holder, con
     }
   }
   FCGX_Request raw;
-  FCGX_InitRequest(&raw, listen_fd, 0);
+  // FCGI_FAIL_ACCEPT_ON_INTR: a signal sent to this thread at shutdown makes
+  // a blocked accept return, so the thread can exit between requests.
+  FCGX_InitRequest(&raw, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR);
   while (!g_stopping.load()) {
-    if (FCGX_Accept_r(&raw) < 0) break;
+    if (FCGX_Accept_r(&raw) < 0) {
+      if (g_stopping.load()) break;
+      continue;  // interrupted or a client that went away before being accepted
+    }
     context.refresh();
     http::Request request = request_from_params(raw.envp);
     http::Response response;
@@ -209,10 +215,22 @@ int serve(const ServerOptions& options, config::Holder& holder, const http::Rout
                                           : static_cast<int>(holder.current()->integer("request_threads"));
   log::info("started").kv("process", options.name).kv("threads", threads);
 
+  // SIGUSR1 only interrupts a blocked accept(): no SA_RESTART, no action.
+  struct sigaction wake{};
+  wake.sa_handler = [](int) {};
+  sigemptyset(&wake.sa_mask);
+  sigaction(SIGUSR1, &wake, nullptr);
+
   std::vector<std::thread> workers;
+  std::vector<std::unique_ptr<std::atomic<bool>>> finished;
   workers.reserve(static_cast<size_t>(threads));
   for (int i = 0; i < threads; ++i) {
-    workers.emplace_back([&] { accept_loop(options, holder, router, listen_fd); });
+    finished.push_back(std::make_unique<std::atomic<bool>>(false));
+    std::atomic<bool>* done = finished.back().get();
+    workers.emplace_back([&options, &holder, &router, listen_fd, done] {
+      accept_loop(options, holder, router, listen_fd);
+      done->store(true);
+    });
   }
 
   while (true) {
@@ -230,9 +248,18 @@ int serve(const ServerOptions& options, config::Holder& holder, const http::Rout
   }
   g_stopping.store(true);
   FCGX_ShutdownPending();
-  // Wakes the threads blocked in accept(); a request in progress finishes.
-  shutdown(listen_fd, SHUT_RDWR);
-  for (auto& worker : workers) worker.join();
+  // The listening socket is shared with sibling processes (multiwatch,
+  // systemd socket activation): shutting it down would refuse their
+  // connections too. Instead each idle thread is woken out of accept() by a
+  // signal; a thread in the middle of a request finishes it first.
+  if (!options.listen.empty()) shutdown(listen_fd, SHUT_RDWR);
+  for (size_t i = 0; i < workers.size(); ++i) {
+    while (!finished[i]->load()) {
+      pthread_kill(workers[i].native_handle(), SIGUSR1);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    workers[i].join();
+  }
   log::info("stopped").kv("process", options.name);
   return 0;
 }

@@ -78,6 +78,13 @@ std::optional<Tenant> load_by_account_sid(pg::Connection& db, const Secret& mast
   return tenant;
 }
 
+std::optional<Tenant> load_by_id(pg::Connection& db, const Secret& master_key, long long tenant_id) {
+  const pg::Result rows =
+      db.exec("SELECT account_sid FROM tenants WHERE tenant_id = $1", {std::to_string(tenant_id)});
+  if (rows.rows() == 0) return std::nullopt;
+  return load_by_account_sid(db, master_key, rows.get(0, 0));
+}
+
 Cache::Cache(std::string snapshot_path, std::chrono::milliseconds ttl)
     : snapshot_path_(std::move(snapshot_path)), ttl_(ttl) {}
 

@@ -5,6 +5,8 @@
 // it reports can be compared exactly with the rows in Postgres. Each
 // connection is a blocking keep-alive HTTP/1.1 client on its own thread.
 #include <arpa/inet.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -19,6 +21,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -40,6 +43,49 @@ struct Options {
   double duration_s = 20;
   int statuses_per_sid = 3;
   std::string sid_prefix = "SM";
+  bool tls = false;
+  std::string ca_file;
+};
+
+// One keep-alive connection, plain or TLS.
+class Connection {
+ public:
+  Connection(const Options& options, SSL_CTX* ctx) {
+    fd_ = connect_to(options);
+    if (fd_ < 0 || ctx == nullptr) return;
+    ssl_ = SSL_new(ctx);
+    SSL_set_fd(ssl_, fd_);
+    if (SSL_connect(ssl_) != 1) close_now();
+  }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  ~Connection() { close_now(); }
+  [[nodiscard]] bool ok() const { return fd_ >= 0; }
+
+  bool send_all(const std::string& data) {
+    size_t sent = 0;
+    while (sent < data.size()) {
+      const ssize_t n = ssl_ != nullptr ? SSL_write(ssl_, data.data() + sent, static_cast<int>(data.size() - sent))
+                                        : send(fd_, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      sent += static_cast<size_t>(n);
+    }
+    return true;
+  }
+  ssize_t receive(char* buffer, size_t size) {
+    return ssl_ != nullptr ? SSL_read(ssl_, buffer, static_cast<int>(size)) : recv(fd_, buffer, size, 0);
+  }
+
+ private:
+  static int connect_to(const Options& options);
+  void close_now() {
+    if (ssl_ != nullptr) SSL_free(ssl_);
+    ssl_ = nullptr;
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
+  int fd_ = -1;
+  SSL* ssl_ = nullptr;
 };
 
 const char* kStatuses[] = {"sent", "delivered", "read", "failed", "undelivered"};
@@ -51,18 +97,8 @@ struct Totals {
   long long errors = 0;
 };
 
-bool send_all(int fd, const std::string& data) {
-  size_t sent = 0;
-  while (sent < data.size()) {
-    const ssize_t n = send(fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
-    if (n <= 0) return false;
-    sent += static_cast<size_t>(n);
-  }
-  return true;
-}
-
 // Reads one response; returns its status or -1. Keeps leftover bytes in buffer.
-int read_response(int fd, std::string& buffer) {
+int read_response(Connection& conn, std::string& buffer) {
   while (true) {
     const size_t head_end = buffer.find("\r\n\r\n");
     if (head_end != std::string::npos) {
@@ -77,13 +113,13 @@ int read_response(int fd, std::string& buffer) {
       }
     }
     char chunk[8192];
-    const ssize_t n = recv(fd, chunk, sizeof chunk, 0);
+    const ssize_t n = conn.receive(chunk, sizeof chunk);
     if (n <= 0) return -1;
     buffer.append(chunk, static_cast<size_t>(n));
   }
 }
 
-int connect_to(const Options& options) {
+int Connection::connect_to(const Options& options) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -117,16 +153,17 @@ std::string build_request(const Options& options, const std::string& url, const 
          "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
-void run_connection(const Options& options, int index, std::chrono::steady_clock::time_point deadline,
-                    Totals& totals) {
-  const std::string url = "http://" + options.host + ":" + std::to_string(options.port) + options.path;
+void run_connection(const Options& options, SSL_CTX* ctx, int index,
+                    std::chrono::steady_clock::time_point deadline, Totals& totals) {
+  const std::string url = std::string(options.tls ? "https://" : "http://") + options.host + ":" +
+                          std::to_string(options.port) + options.path;
   std::vector<double> latencies;
   std::map<int, long long> by_status;
   long long errors = 0;
-  int fd = connect_to(options);
+  auto conn = std::make_unique<Connection>(options, ctx);
   std::string buffer;
   long long n = 0;
-  while (fd >= 0 && std::chrono::steady_clock::now() < deadline) {
+  while (conn->ok() && std::chrono::steady_clock::now() < deadline) {
     // Unique SIDs per connection; several statuses per SID, as a message gets.
     const long long message = n / options.statuses_per_sid;
     const char* status = kStatuses[n % options.statuses_per_sid];
@@ -136,20 +173,19 @@ void run_connection(const Options& options, int index, std::chrono::steady_clock
     const std::string request = build_request(options, url, sid, status);
     const auto start = std::chrono::steady_clock::now();
     int code = -1;
-    if (send_all(fd, request)) code = read_response(fd, buffer);
+    if (conn->send_all(request)) code = read_response(*conn, buffer);
     const auto end = std::chrono::steady_clock::now();
     if (code < 0) {
       ++errors;
-      close(fd);
       buffer.clear();
-      fd = connect_to(options);
+      conn = std::make_unique<Connection>(options, ctx);
       continue;
     }
     latencies.push_back(std::chrono::duration<double, std::milli>(end - start).count());
     ++by_status[code];
     ++n;
   }
-  if (fd >= 0) close(fd);
+  conn.reset();
   const std::lock_guard lock(totals.mutex);
   totals.latencies_ms.insert(totals.latencies_ms.end(), latencies.begin(), latencies.end());
   for (const auto& [code, count] : by_status) totals.by_status[code] += count;
@@ -179,6 +215,8 @@ int main(int argc, char** argv) {
     else if (flag == "--duration") options.duration_s = std::atof(value.c_str());
     else if (flag == "--statuses-per-sid") options.statuses_per_sid = std::clamp(std::atoi(value.c_str()), 1, 5);
     else if (flag == "--sid-prefix") options.sid_prefix = value;
+    else if (flag == "--tls") options.tls = value == "1" || value == "true";
+    else if (flag == "--ca-file") options.ca_file = value;
     else {
       std::fprintf(stderr, "wagate-loadgen: unknown flag %s\n", flag.c_str());
       return 2;
@@ -187,7 +225,7 @@ int main(int argc, char** argv) {
   if (options.port <= 0 || options.account_sid.empty() || token_file.empty()) {
     std::fprintf(stderr,
                  "usage: wagate-loadgen --port P --account-sid AC... --token-file F [--connections 32] "
-                 "[--duration 20] [--statuses-per-sid 3] [--path /api/v1/whatsapp/status]\n");
+                 "[--duration 20] [--statuses-per-sid 3] [--path /api/v1/whatsapp/status] [--tls 1 --ca-file PEM]\n");
     return 2;
   }
   std::ifstream in(token_file);
@@ -197,15 +235,27 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  SSL_CTX* ctx = nullptr;
+  if (options.tls) {
+    ctx = SSL_CTX_new(TLS_client_method());
+    if (!options.ca_file.empty()) {
+      SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+      if (SSL_CTX_load_verify_locations(ctx, options.ca_file.c_str(), nullptr) != 1) {
+        std::fprintf(stderr, "wagate-loadgen: cannot load CA file %s\n", options.ca_file.c_str());
+        return 2;
+      }
+    }
+  }
   Totals totals;
   const auto start = std::chrono::steady_clock::now();
   const auto deadline = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                     std::chrono::duration<double>(options.duration_s));
   std::vector<std::thread> threads;
   for (int i = 0; i < options.connections; ++i) {
-    threads.emplace_back(run_connection, std::cref(options), i, deadline, std::ref(totals));
+    threads.emplace_back(run_connection, std::cref(options), ctx, i, deadline, std::ref(totals));
   }
   for (auto& thread : threads) thread.join();
+  if (ctx != nullptr) SSL_CTX_free(ctx);
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   std::sort(totals.latencies_ms.begin(), totals.latencies_ms.end());

@@ -139,12 +139,12 @@ https_post() {
   http_request POST "$WAGATE_URL$path" "$body" "$@"
 }
 
-# The processes whose command line names the run directory (or the Postgres
-# directory it links to), this shell and its parents excluded.
+# The processes whose command line names a file in the run directory (or in
+# the Postgres directory it links to), this shell and its parent excluded.
 stack_processes() {
-  local patterns=("$STACK_RUN_DIR") pg
+  local patterns=("$STACK_RUN_DIR/") pg
   pg=$(readlink -f "$STACK_RUN_DIR/pg" 2>/dev/null || true)
-  [[ -n $pg && $pg != "$STACK_RUN_DIR/pg" ]] && patterns+=("$pg")
+  [[ -n $pg && $pg != "$STACK_RUN_DIR/pg" ]] && patterns+=("$pg/")
   local pattern
   for pattern in "${patterns[@]}"; do
     pgrep -af -- "$(printf '%s' "$pattern" | sed 's/[][\\.*^$+?(){}|]/\\&/g')" || true

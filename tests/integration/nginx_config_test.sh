@@ -51,6 +51,15 @@ WAGATE_TLS_CERT=$TMP/tls/fullchain.pem WAGATE_TLS_KEY=$TMP/tls/privkey.pem \
 assert_contains "$(cat "$TMP/prod/site.conf")" "listen [::]:443 ipv6only=off ssl http2;" "production site listens on 443"
 assert_contains "$(cat "$TMP/prod/site.conf")" "server unix:/run/wagate/status.sock;" "production site uses the systemd socket dir"
 if grep -Eq '\$\{WAGATE_[A-Z0-9_]+\}' "$TMP/prod/site.conf"; then fail "unrendered placeholder in production site"; fi
+# nginx -t checks that it may bind each address: below 1024 only root may.
+if [[ $EUID -ne 0 ]]; then
+  free() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+  WAGATE_HTTPS_LISTEN="[::]:$(free) ipv6only=off" WAGATE_HTTP_LISTEN="[::]:$(free) ipv6only=off" \
+    WAGATE_TLS_CERT=$TMP/tls/fullchain.pem WAGATE_TLS_KEY=$TMP/tls/privkey.pem \
+    WAGATE_SNIPPETS_DIR=$WAGATE_SOURCE_DIR/nginx/snippets WAGATE_ACCESS_LOG=$TMP/prod/access.log \
+    "$WAGATE_SOURCE_DIR/scripts/render-nginx" "$WAGATE_SOURCE_DIR/nginx/wagate.conf.template" \
+    "$WAGATE_SOURCE_DIR/nginx/production.env" >"$TMP/prod/site.conf" || fail "render-nginx failed for production"
+fi
 WAGATE_NGINX_USER="" WAGATE_NGINX_WORKERS=1 WAGATE_NGINX_DIR=$TMP/prod WAGATE_SITE_CONF=$TMP/prod/site.conf \
   "$WAGATE_SOURCE_DIR/scripts/render-nginx" "$WAGATE_SOURCE_DIR/nginx/stack.conf.template" >"$TMP/prod/nginx.conf"
 out=$(nginx_t "$TMP/prod" "$TMP/prod/nginx.conf") || fail "nginx -t rejects the production site: $out"

@@ -249,7 +249,7 @@ class Inbound(unittest.TestCase):
                   ("From", "whatsapp:" + phone), ("MessageSid", sid), ("NumMedia", "0"),
                   ("ProfileName", "Ana"), ("SmsMessageSid", sid), ("SmsSid", sid), ("SmsStatus", "received"),
                   ("To", "whatsapp:+14155238886"), ("WaId", phone[1:])]
-        params += list(extra.items())
+        params = [p for p in params if p[0] not in extra] + list(extra.items())
         return sid, GW.post_signed(INBOUND, params)
 
     def test_stored_with_fields_and_twiml_answer(self):

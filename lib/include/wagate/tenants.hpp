@@ -42,6 +42,10 @@ bool valid_account_sid(std::string_view text);
 std::optional<Tenant> load_by_account_sid(pg::Connection& db, const Secret& master_key,
                                           std::string_view account_sid);
 
+// The same by tenant_id (the sender and maintenance jobs know messages by
+// tenant). nullopt for an unknown id; throws like load_by_account_sid.
+std::optional<Tenant> load_by_id(pg::Connection& db, const Secret& master_key, long long tenant_id);
+
 // Process-wide cache in front of load_by_account_sid: a webhook flood costs
 // no query per request, and a token rotation is seen within `ttl`. Unknown
 // AccountSids are cached too, so junk cannot hammer the database.

@@ -1,0 +1,201 @@
+// twilio_client.hpp — Twilio's Messages resource over libcurl: requests, answers classified, many transfers in flight.
+#pragma once
+
+#include <curl/curl.h>
+
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "wagate/form.hpp"
+#include "wagate/secret.hpp"
+
+namespace wagate::twilio {
+
+struct Credentials {
+  std::string account_sid;
+  Secret auth_token;
+};
+
+// One message to create. Exactly one of from / messaging_service_sid; at
+// least one of body / media_urls / content_sid.
+struct OutboundMessage {
+  std::string to;                     // "whatsapp:+E164"; the prefix is added when missing
+  std::string from;                   // "whatsapp:+E164" (prefix added when missing)
+  std::string messaging_service_sid;  // "MG...", used when from is empty
+  std::string body;
+  std::string content_sid;            // "HX..." approved template
+  std::string content_variables;      // JSON object text, with content_sid only
+  std::vector<std::string> media_urls;
+  std::string status_callback;        // empty: Twilio posts no status callbacks
+};
+
+// One HTTP request to Twilio's REST API, ready for the transport.
+struct Request {
+  std::string method;    // "GET" or "POST"
+  std::string url;
+  std::string body;      // POST: application/x-www-form-urlencoded
+  Secret authorization;  // the Authorization header's value: "Basic base64(AccountSid:AuthToken)"
+};
+
+// "whatsapp:" + address unless it has a channel prefix already.
+[[nodiscard]] std::string whatsapp_address(std::string_view address);
+
+// {api_base}/2010-04-01/Accounts/{account_sid}/Messages.json (one '/' between base and path).
+[[nodiscard]] std::string messages_url(std::string_view api_base, std::string_view account_sid);
+
+[[nodiscard]] Secret basic_authorization(const Credentials& credentials);
+
+// The form parameters of a create request, in a fixed order (To, From or
+// MessagingServiceSid, Body, ContentSid, ContentVariables, MediaUrl...,
+// StatusCallback); empty fields are left out.
+[[nodiscard]] form::Params create_params(const OutboundMessage& message);
+
+// POST .../Messages.json
+[[nodiscard]] Request create_message(std::string_view api_base, const Credentials& credentials,
+                                     const OutboundMessage& message);
+// GET .../Messages/{sid}.json
+[[nodiscard]] Request fetch_message(std::string_view api_base, const Credentials& credentials, std::string_view sid);
+
+struct ListFilter {
+  std::string to;    // "whatsapp:+E164"
+  std::string from;  // empty: any sender (a Messaging Service chose it)
+  std::optional<std::chrono::system_clock::time_point> date_sent_after;  // DateSent>=, UTC, to the second
+  int page_size = 50;
+};
+// GET .../Messages.json?To=..&From=..&DateSent>=..&PageSize=..
+[[nodiscard]] Request list_messages(std::string_view api_base, const Credentials& credentials,
+                                    const ListFilter& filter);
+// The request for a page's next_page_uri (a path on the API host). nullopt
+// when the path is not under this account's API: credentials go nowhere else.
+[[nodiscard]] std::optional<Request> next_page(std::string_view api_base, const Credentials& credentials,
+                                               std::string_view next_page_uri);
+
+// The StatusCallback to send: the configured URL, else the public base URL
+// plus the status route, else empty (Twilio then posts no callbacks).
+[[nodiscard]] std::string status_callback_url(std::string_view configured, std::string_view public_base_url);
+inline constexpr std::string_view kStatusRoute = "/api/v1/whatsapp/status";
+
+// What came back from one transfer.
+struct Response {
+  CURLcode curl_code = CURLE_OK;
+  std::string curl_error;     // the handle's error buffer, or curl_easy_strerror()
+  bool request_sent = false;  // curl got past connecting: the request may have reached the server
+  long http_status = 0;       // 0 when no answer came
+  std::string body;
+  std::chrono::milliseconds duration{};
+};
+
+enum class Outcome {
+  Created,    // 201: Twilio has the message, sid is set
+  Rejected,   // a 4xx other than 429: never retried
+  Retryable,  // 429, 503, or no connection: Twilio did not process it
+  Unknown,    // the request may have reached Twilio and no answer says what happened
+};
+[[nodiscard]] std::string_view outcome_name(Outcome outcome);  // "created", "rejected", ...
+
+struct SendResult {
+  Outcome outcome = Outcome::Unknown;
+  std::string sid;
+  std::string twilio_status;       // "queued" or "accepted" on Created
+  std::optional<int> error_code;   // Twilio's code (21211, 20429, ...) when it gave one
+  std::string error_message;       // Twilio's message, or what went wrong on the way
+};
+
+// The outcome of a create request. Only a failure before the request can
+// have left (no connection, name resolution, TLS handshake) or Twilio's own
+// "not processed" answers (429 / 20429, 503 / 20503) are retryable: after a
+// timeout, a broken connection or another 5xx the message may exist.
+[[nodiscard]] SendResult classify_create(const Response& response);
+
+// A Message resource as Twilio returns it (fields that are absent stay empty).
+struct MessageResource {
+  std::string sid;
+  std::string status;
+  std::string to;
+  std::string from;
+  std::string messaging_service_sid;
+  std::string body;
+  std::string direction;
+  std::optional<std::chrono::system_clock::time_point> date_created;
+  std::optional<int> error_code;
+  std::string error_message;
+};
+[[nodiscard]] std::optional<MessageResource> parse_message(std::string_view body);
+
+struct MessagePage {
+  std::vector<MessageResource> messages;
+  std::string next_page_uri;  // empty on the last page
+};
+[[nodiscard]] std::optional<MessagePage> parse_message_page(std::string_view body);
+
+// "Tue, 21 Nov 2023 04:35:00 +0000" (the day name is optional).
+[[nodiscard]] std::optional<std::chrono::system_clock::time_point> parse_rfc2822(std::string_view text);
+// "2023-11-21T04:35:00Z"
+[[nodiscard]] std::string iso8601_utc(std::chrono::system_clock::time_point when);
+
+struct TransportOptions {
+  std::chrono::milliseconds timeout{10000};         // the whole request (send_timeout_ms)
+  std::chrono::milliseconds connect_timeout{5000};  // at most `timeout`
+  std::string ca_file;                              // empty: the system's CA bundle
+  size_t max_response_bytes = 4 * 1024 * 1024;
+};
+
+struct EasyDeleter {
+  void operator()(CURL* handle) const noexcept { curl_easy_cleanup(handle); }
+};
+struct MultiDeleter {
+  void operator()(CURLM* handle) const noexcept { curl_multi_cleanup(handle); }
+};
+struct SlistDeleter {
+  void operator()(curl_slist* list) const noexcept { curl_slist_free_all(list); }
+};
+
+// One request on its own handle, waiting for the answer (maintenance jobs).
+// curl_global_init must have run (in main).
+[[nodiscard]] Response perform(const Request& request, const TransportOptions& options);
+
+// Many transfers in flight on one thread; connections are kept alive and
+// reused between transfers. Not thread-safe.
+class Multi {
+ public:
+  explicit Multi(TransportOptions options, long max_connections);
+  Multi(const Multi&) = delete;
+  Multi& operator=(const Multi&) = delete;
+  ~Multi();
+
+  // Applies to transfers started afterwards (a config reload).
+  void set_options(TransportOptions options) { options_ = std::move(options); }
+  // Starts a transfer; `tag` comes back with its response. Throws HttpError
+  // when libcurl refuses the handle.
+  void start(const Request& request, unsigned long long tag);
+
+  struct Finished {
+    unsigned long long tag = 0;
+    Response response;
+  };
+  // Runs the transfers, waiting up to `timeout` for network activity when
+  // none has finished yet; returns the ones that finished.
+  [[nodiscard]] std::vector<Finished> poll(std::chrono::milliseconds timeout);
+  // Stops every transfer at once (a second SIGTERM). Each comes back with
+  // CURLE_ABORTED_BY_CALLBACK, request_sent telling whether it may have left.
+  [[nodiscard]] std::vector<Finished> abort_all();
+  [[nodiscard]] size_t in_flight() const { return transfers_.size(); }
+
+ private:
+  struct Transfer;
+  std::vector<Finished> collect();
+  Finished finish(CURL* handle, CURLcode code);
+
+  TransportOptions options_;
+  std::unique_ptr<CURLM, MultiDeleter> multi_;
+  std::map<CURL*, std::unique_ptr<Transfer>> transfers_;
+  std::vector<std::unique_ptr<CURL, EasyDeleter>> idle_handles_;  // reused: their DNS and TLS session caches stay warm
+};
+
+}  // namespace wagate::twilio

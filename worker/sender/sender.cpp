@@ -1,0 +1,674 @@
+// sender.cpp — wagate-sender's event loop: queue in, per-sender rate limits, claims, Twilio transfers, outcomes recorded.
+#include "sender.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <thread>
+
+#include "wagate/error.hpp"
+#include "wagate/log.hpp"
+#include "wagate/pg.hpp"
+
+namespace wagate::sender {
+namespace {
+
+using std::chrono::milliseconds;
+
+// Most entries read per Redis command.
+constexpr int kReadBatch = 200;
+// A message waits here at most about this long for its sender's rate; what
+// would wait longer goes back to Postgres (deferred) so that one busy sender
+// number never holds up the others in the stream behind it.
+constexpr double kMaxLocalWaitSeconds = 2.0;
+// Entries another consumer holds unacknowledged this long are taken over:
+// it crashed or lost Redis. Longer than any local wait above.
+constexpr milliseconds kReclaimIdle{30000};
+constexpr auto kSweepEvery = std::chrono::seconds(1);
+constexpr auto kReclaimEvery = std::chrono::seconds(5);
+constexpr auto kTrimEvery = std::chrono::seconds(30);
+constexpr auto kCleanupEvery = std::chrono::seconds(60);
+constexpr auto kInfraBackoff = std::chrono::seconds(1);
+constexpr int kSweepBatch = 500;
+// After a drain is asked for, outcomes that cannot be recorded are kept
+// (and retried) this long before the process gives up and exits non-zero:
+// their messages stay 'dispatching' and wagate-maint resolves them.
+constexpr auto kUnrecordedGiveUp = std::chrono::seconds(30);
+
+bool looks_like_uuid(std::string_view text) {
+  if (text.size() != 36) return false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? c != '-' : std::isxdigit(static_cast<unsigned char>(c)) == 0) return false;
+  }
+  return true;
+}
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// What the operator reads in last_error: the HTTP status and Twilio's code.
+std::string describe(const twilio::Response& response, const twilio::SendResult& result) {
+  if (response.curl_code != CURLE_OK) return result.error_message;
+  std::string text = "HTTP " + std::to_string(response.http_status);
+  if (result.error_code) text += " (Twilio error " + std::to_string(*result.error_code) + ")";
+  return text;
+}
+
+}  // namespace
+
+Settings Settings::from(const config::Config& config) {
+  Settings settings;
+  settings.api_base = config.str("twilio_api_base");
+  settings.ca_file = config.str("twilio_ca_file");
+  settings.status_callback =
+      twilio::status_callback_url(config.str("status_callback_url"), config.str("public_base_url"));
+  settings.default_mps = static_cast<int>(config.integer("sender_mps"));
+  settings.max_in_flight = static_cast<int>(config.integer("sender_max_in_flight"));
+  settings.max_attempts = static_cast<int>(config.integer("send_max_attempts"));
+  settings.timeout = milliseconds(config.integer("send_timeout_ms"));
+  return settings;
+}
+
+send_queue::Priority priority_for(int priority) {
+  return priority > 1 ? send_queue::Priority::High : send_queue::Priority::Normal;
+}
+
+namespace {
+twilio::TransportOptions transport_options(const Settings& settings) {
+  twilio::TransportOptions options;
+  options.timeout = settings.timeout;
+  options.connect_timeout = std::min(settings.timeout, milliseconds(5000));
+  options.ca_file = settings.ca_file;
+  options.max_response_bytes = 1024 * 1024;
+  return options;
+}
+}  // namespace
+
+Sender::Sender(config::Holder& holder, const std::atomic<int>& stop_requests)
+    : holder_(holder),
+      stop_requests_(stop_requests),
+      config_(holder.current()),
+      settings_(Settings::from(*config_)),
+      master_key_(config_->secret("master_key_file")),
+      queue_(config_->str("redis_url"), consumer_name()),
+      store_(config_->str("pg_dsn")),
+      window_(queue_.client()),
+      limiter_(&window_),
+      multi_(transport_options(settings_), settings_.max_in_flight) {
+  if (master_key_.empty()) throw ConfigError("master_key_file is not set: tenant credentials cannot be opened");
+}
+
+Sender::~Sender() = default;
+
+void Sender::refresh_settings() {
+  if (!holder_.reload_if_requested()) return;
+  config_ = holder_.current();
+  settings_ = Settings::from(*config_);
+  multi_.set_options(transport_options(settings_));
+  log::set_level(log::parse_level(config_->str("log_level")));
+  warned_no_callback_ = false;
+  log::info("config_reloaded").kv("process", "wagate-sender");
+}
+
+size_t Sender::waiting_count() const {
+  size_t count = 0;
+  for (const auto& [key, queue] : senders_) count += queue.waiting.size();
+  return count;
+}
+
+int Sender::read_budget() const {
+  const long long room = 2LL * settings_.max_in_flight - static_cast<long long>(in_flight_.size()) -
+                         static_cast<long long>(waiting_count());
+  return static_cast<int>(std::clamp<long long>(room, 0, kReadBatch));
+}
+
+void Sender::note_db_error(const std::exception& error, Clock::time_point now) {
+  if (now >= db_retry_at_) log::warning("postgres_unavailable").kv("process", "wagate-sender").kv("error", error.what());
+  db_retry_at_ = now + kInfraBackoff;
+}
+
+void Sender::note_redis_error(const std::exception& error, Clock::time_point now) {
+  if (now >= redis_retry_at_) log::warning("redis_unavailable").kv("process", "wagate-sender").kv("error", error.what());
+  redis_retry_at_ = now + kInfraBackoff;
+  groups_ready_ = false;
+}
+
+void Sender::ack(std::vector<send_queue::Entry> entries) {
+  for (auto& entry : entries) unacked_.push_back(std::move(entry));
+  if (unacked_.empty() || Clock::now() < redis_retry_at_) return;
+  try {
+    queue_.ack(unacked_);
+    unacked_.clear();
+  } catch (const RedisError& e) {
+    // Unacknowledged entries are harmless: whoever reclaims one finds its
+    // message already claimed or done in Postgres and skips it.
+    note_redis_error(e, Clock::now());
+  }
+}
+
+void Sender::read_queue(Clock::time_point now, milliseconds block) {
+  const int budget = read_budget();
+  if (stopping_ || budget <= 0 || now < redis_retry_at_ || now < db_retry_at_) {
+    if (block.count() > 0) std::this_thread::sleep_for(block);
+    return;
+  }
+  std::vector<send_queue::Entry> entries;
+  try {
+    if (!groups_ready_) {
+      queue_.ensure_groups();
+      groups_ready_ = true;
+    }
+    entries = queue_.read(budget, block);
+  } catch (const RedisError& e) {
+    note_redis_error(e, now);
+    return;
+  }
+  if (!entries.empty()) accept(std::move(entries), Clock::now());
+}
+
+std::vector<LoadedMessage> Sender::load(const std::vector<MessageKey>& keys, std::vector<bool>& bad) {
+  bad.assign(keys.size(), false);
+  try {
+    return store_.load(keys);
+  } catch (const pg::QueryError& e) {
+    // One malformed entry (a created_at Postgres cannot read) must not
+    // block the batch: load one by one and drop the ones refused.
+    if (!e.sqlstate().starts_with("22") || keys.size() == 1) {
+      if (keys.size() == 1 && e.sqlstate().starts_with("22")) {
+        bad[0] = true;
+        return {};
+      }
+      throw;
+    }
+  }
+  std::vector<LoadedMessage> loaded;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    try {
+      for (auto& message : store_.load({keys[i]})) {
+        message.input_index = i;
+        loaded.push_back(std::move(message));
+      }
+    } catch (const pg::QueryError& e) {
+      if (!e.sqlstate().starts_with("22")) throw;
+      bad[i] = true;
+    }
+  }
+  return loaded;
+}
+
+void Sender::accept(std::vector<send_queue::Entry> entries, Clock::time_point now) {
+  std::vector<send_queue::Entry> skipped;
+  std::vector<send_queue::Entry> candidates;
+  for (auto& entry : entries) {
+    if (entry.tenant_id <= 0 || !looks_like_uuid(entry.message_id) || entry.created_at.empty()) {
+      log::warning("send_entry_invalid").kv("stream", entry.stream).kv("entry", entry.stream_id);
+      skipped.push_back(std::move(entry));
+      continue;
+    }
+    entry.message_id = lower(entry.message_id);
+    // Seen twice (the sweeper queued it again while it waited here): the
+    // copy already here will be acknowledged with its own entry.
+    if (local_ids_.contains(entry.message_id)) {
+      skipped.push_back(std::move(entry));
+      continue;
+    }
+    candidates.push_back(std::move(entry));
+  }
+  std::vector<MessageKey> keys;
+  keys.reserve(candidates.size());
+  for (const auto& entry : candidates) keys.push_back({entry.tenant_id, entry.created_at, entry.message_id});
+
+  std::vector<LoadedMessage> loaded;
+  std::vector<bool> bad;
+  try {
+    loaded = load(keys, bad);
+  } catch (const DbError& e) {
+    // Left unacknowledged: they come back through reclaim once Postgres is.
+    note_db_error(e, now);
+    ack(std::move(skipped));
+    return;
+  }
+  std::vector<bool> sendable(candidates.size(), false);
+  std::vector<std::pair<MessageKey, milliseconds>> deferred;
+  for (auto& message : loaded) {
+    const size_t index = message.input_index;
+    if (index >= candidates.size() || sendable[index] || local_ids_.contains(message.key.id)) continue;
+    std::shared_ptr<const TenantInfo> tenant;
+    try {
+      tenant = store_.tenant(tenants_, master_key_, message.key.tenant_id);
+    } catch (const DbError& e) {
+      note_db_error(e, now);
+      continue;  // unacknowledged: reclaimed later
+    } catch (const Error& e) {
+      // The master key does not open this tenant's token: nothing can be
+      // sent for it until an operator fixes that. Try again in a minute.
+      log::error("tenant_credentials_unusable").kv("tenant", message.key.tenant_id).kv("error", e.what());
+      deferred.emplace_back(message.key, milliseconds(60000));
+      sendable[index] = true;
+      skipped.push_back(candidates[index]);
+      continue;
+    }
+    sendable[index] = true;
+    if (!tenant) {
+      skipped.push_back(candidates[index]);
+      continue;
+    }
+    Waiting item;
+    item.key = message.key;
+    item.entry = candidates[index];
+    item.tenant = tenant;
+    item.message.to = message.to;
+    item.message.body = message.body;
+    item.message.content_sid = message.content_sid;
+    item.message.content_variables = message.content_variables;
+    item.message.media_urls = message.media_urls;
+    if (!message.from.empty()) {
+      item.message.from = message.from;
+    } else if (!tenant->tenant.messaging_service_sid.empty()) {
+      item.message.messaging_service_sid = tenant->tenant.messaging_service_sid;
+    } else {
+      item.message.from = tenant->tenant.whatsapp_from;
+    }
+    item.sender_key = !item.message.from.empty() ? twilio::whatsapp_address(item.message.from)
+                                                 : item.message.messaging_service_sid;
+    item.mps = static_cast<double>(tenant->rate_limit_mps.value_or(settings_.default_mps));
+    SenderQueue& queue = senders_[item.sender_key];
+    const auto cap = static_cast<size_t>(std::max(1.0, std::ceil(item.mps * kMaxLocalWaitSeconds)));
+    if (!item.sender_key.empty() && queue.waiting.size() >= cap) {
+      // Its sender has more waiting than it can send in a while: back to
+      // Postgres, due when its turn should come, one slot after another.
+      const auto slot = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / item.mps));
+      const Clock::time_point earliest = now + std::chrono::duration_cast<Clock::duration>(
+                                                   std::chrono::duration<double>(kMaxLocalWaitSeconds));
+      queue.defer_horizon = std::max(queue.defer_horizon, earliest) + slot;
+      deferred.emplace_back(item.key, std::chrono::duration_cast<milliseconds>(queue.defer_horizon - now));
+      skipped.push_back(std::move(item.entry));
+      continue;
+    }
+    local_ids_.insert(item.key.id);
+    queue.waiting.push_back(std::move(item));
+  }
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    if (bad[i]) log::warning("send_entry_invalid").kv("stream", candidates[i].stream).kv("entry", candidates[i].stream_id);
+    // Not sendable now (claimed elsewhere, done, not due, or malformed):
+    // Postgres says so, and the sweeper brings it back if it ever is.
+    if (!sendable[i] && (bad[i] || now >= db_retry_at_)) skipped.push_back(candidates[i]);
+  }
+  if (!deferred.empty()) {
+    try {
+      store_.defer(deferred);
+    } catch (const DbError& e) {
+      note_db_error(e, now);
+    }
+  }
+  ack(std::move(skipped));
+}
+
+std::optional<Sender::Clock::time_point> Sender::next_rate_time(Clock::time_point now) {
+  std::optional<Clock::time_point> next;
+  for (const auto& [key, queue] : senders_) {
+    if (queue.waiting.empty()) continue;
+    const Clock::time_point at = key.empty() ? now : limiter_.next_time(key, now);
+    if (!next || at < *next) next = at;
+  }
+  return next;
+}
+
+void Sender::dispatch(Clock::time_point now) {
+  if (stopping_ || now < db_retry_at_) return;
+  long long capacity = settings_.max_in_flight - static_cast<long long>(in_flight_.size());
+  if (capacity <= 0) return;
+  std::vector<Waiting> picked;
+  // Round robin over sender numbers: the one served first last time is
+  // served last this time, so a busy number cannot take every free slot.
+  std::vector<std::string> order;
+  for (const auto& [key, queue] : senders_) {
+    if (!queue.waiting.empty()) order.push_back(key);
+  }
+  std::rotate(order.begin(), std::upper_bound(order.begin(), order.end(), round_robin_after_), order.end());
+  for (const std::string& key : order) {
+    if (capacity <= 0) break;
+    SenderQueue& queue = senders_[key];
+    const long long wanted = std::min<long long>(capacity, static_cast<long long>(queue.waiting.size()));
+    // A message without a sender is not sent at all (it fails below), so it
+    // takes nothing from any limit.
+    const long long granted = key.empty() ? wanted : limiter_.acquire(key, queue.waiting.front().mps, wanted, now);
+    for (long long i = 0; i < granted; ++i) {
+      picked.push_back(std::move(queue.waiting.front()));
+      queue.waiting.pop_front();
+    }
+    capacity -= granted;
+    if (granted > 0) round_robin_after_ = key;
+  }
+  if (picked.empty()) return;
+  std::vector<MessageKey> keys;
+  keys.reserve(picked.size());
+  for (const auto& item : picked) keys.push_back(item.key);
+  std::map<std::string, int> claimed;
+  try {
+    claimed = store_.claim(keys);
+  } catch (const DbError& e) {
+    note_db_error(e, now);
+    // Nothing was claimed: back to the front of their queues, in order.
+    for (auto it = picked.rbegin(); it != picked.rend(); ++it) {
+      senders_[it->sender_key].waiting.push_front(std::move(*it));
+    }
+    return;
+  }
+  std::vector<send_queue::Entry> skipped;
+  for (auto& item : picked) {
+    const auto found = claimed.find(item.key.id);
+    if (found == claimed.end()) {
+      // Another sender claimed it first, or it is done: not ours to send.
+      local_ids_.erase(item.key.id);
+      skipped.push_back(std::move(item.entry));
+      continue;
+    }
+    if (item.sender_key.empty()) {
+      finish_without_request(std::move(item), found->second, twilio::Outcome::Rejected,
+                             "tenant has neither a WhatsApp sender nor a Messaging Service");
+      continue;
+    }
+    start(std::move(item), found->second);
+  }
+  ack(std::move(skipped));
+}
+
+void Sender::start(Waiting item, int attempt) {
+  item.message.status_callback = settings_.status_callback;
+  if (item.message.status_callback.empty() && !warned_no_callback_) {
+    warned_no_callback_ = true;
+    log::warning("status_callback_unset")
+        .kv("hint", "set status_callback_url or public_base_url: without it Twilio reports no delivery status");
+  }
+  const tenants::Tenant& tenant = item.tenant->tenant;
+  if (tenant.auth_tokens.empty()) {
+    finish_without_request(std::move(item), attempt, twilio::Outcome::Rejected, "tenant has no auth token");
+    return;
+  }
+  const twilio::Credentials credentials{tenant.account_sid, tenant.auth_tokens.front()};
+  const twilio::Request request = twilio::create_message(settings_.api_base, credentials, item.message);
+  const unsigned long long tag = next_tag_++;
+  try {
+    multi_.start(request, tag);
+  } catch (const HttpError& e) {
+    // libcurl refused the handle: nothing left this host.
+    finish_without_request(std::move(item), attempt, twilio::Outcome::Retryable, e.what());
+    return;
+  }
+  in_flight_.emplace(tag, InFlight{std::move(item), attempt});
+}
+
+void Sender::finish_without_request(Waiting item, int attempt, twilio::Outcome outcome, const std::string& why) {
+  if (outcome == twilio::Outcome::Retryable) {
+    // Nothing left this host: classified like a connection that never opened.
+    twilio::Response response;
+    response.curl_code = CURLE_FAILED_INIT;
+    response.curl_error = why;
+    response.request_sent = false;
+    complete(InFlight{std::move(item), attempt}, response);
+    return;
+  }
+  // Refused before asking Twilio: failed like Twilio's own refusal, without a code.
+  Done done;
+  done.record.key = item.key;
+  done.record.attempt = attempt;
+  done.record.outcome = "failed";
+  done.record.error_message = why;
+  done.record.last_error = why;
+  done.entry = std::move(item.entry);
+  done.outcome = twilio::Outcome::Rejected;
+  local_ids_.erase(item.key.id);
+  done_.push_back(std::move(done));
+}
+
+void Sender::finish(unsigned long long tag, const twilio::Response& response) {
+  auto node = in_flight_.extract(tag);
+  if (node.empty()) return;
+  complete(std::move(node.mapped()), response);
+}
+
+void Sender::complete(InFlight flight, const twilio::Response& response) {
+  const twilio::SendResult result = twilio::classify_create(response);
+  Done done;
+  done.record.key = flight.item.key;
+  done.record.attempt = flight.attempt;
+  done.entry = std::move(flight.item.entry);
+  done.outcome = result.outcome;
+  done.http_status = response.http_status;
+  done.duration_ms = response.duration.count();
+  if (response.curl_code != CURLE_OK) done.transport_error = response.curl_error;
+  const std::string why = describe(response, result);
+  switch (result.outcome) {
+    case twilio::Outcome::Created:
+      done.record.outcome = "created";
+      done.record.sid = result.sid;
+      break;
+    case twilio::Outcome::Rejected:
+      done.record.outcome = "failed";
+      done.record.error_code = result.error_code;
+      done.record.error_message = result.error_message;
+      done.record.last_error = why;
+      break;
+    case twilio::Outcome::Retryable:
+      if (flight.attempt >= settings_.max_attempts) {
+        done.record.outcome = "failed";
+        done.record.error_code = result.error_code;
+        done.record.error_message =
+            "gave up after " + std::to_string(flight.attempt) + " attempts; last: " + result.error_message;
+      } else {
+        done.record.outcome = "retrying";
+        done.record.retry_in_ms = backoff::full_jitter(retry_policy_, flight.attempt).count();
+      }
+      done.record.last_error = why;
+      break;
+    case twilio::Outcome::Unknown:
+      done.record.outcome = "unknown";
+      done.record.last_error = why;
+      break;
+  }
+  local_ids_.erase(flight.item.key.id);
+  done_.push_back(std::move(done));
+}
+
+void Sender::flush(Clock::time_point now) {
+  if (done_.empty() || now < db_retry_at_) return;
+  std::vector<SendRecord> records;
+  records.reserve(done_.size());
+  for (const Done& done : done_) records.push_back(done.record);
+  std::vector<std::string> results;
+  try {
+    results = store_.record(records);
+  } catch (const DbError& e) {
+    // Kept and retried: the claim stays 'dispatching' until then, so
+    // nothing sends these again meanwhile.
+    note_db_error(e, now);
+    if (unrecorded_since_ == Clock::time_point{}) unrecorded_since_ = now;
+    return;
+  }
+  unrecorded_since_ = {};
+  std::vector<send_queue::Entry> entries;
+  for (size_t i = 0; i < done_.size(); ++i) {
+    Done& done = done_[i];
+    const std::string& result = results[i];
+    const bool conflict = result == "sid_conflict";
+    const bool bad = conflict || done.outcome == twilio::Outcome::Unknown;
+    auto line = conflict ? log::error("send_result")
+                : bad || done.outcome != twilio::Outcome::Created ? log::warning("send_result")
+                                                                  : log::info("send_result");
+    line.kv("tenant", done.record.key.tenant_id)
+        .kv("message_id", done.record.key.id)
+        .kv("attempt", done.record.attempt)
+        .kv("sid", done.record.sid.empty() ? "-" : done.record.sid)
+        .kv("http_status", done.http_status)
+        .kv("outcome", twilio::outcome_name(done.outcome))
+        .kv("status", done.record.outcome == "created" ? "queued" : done.record.outcome)
+        .kv("record", result)
+        .kv("dur_ms", done.duration_ms);
+    if (done.record.error_code) line.kv("error_code", *done.record.error_code);
+    if (!done.transport_error.empty()) line.kv("error", done.transport_error);
+    entries.push_back(std::move(done.entry));
+  }
+  done_.clear();
+  ack(std::move(entries));
+}
+
+void Sender::sweep(Clock::time_point now) {
+  if (stopping_ || now < next_sweep_ || now < db_retry_at_ || now < redis_retry_at_) return;
+  next_sweep_ = now + kSweepEvery;
+  std::vector<DueMessage> due;
+  try {
+    due = store_.take_due(kSweepBatch);
+  } catch (const DbError& e) {
+    note_db_error(e, now);
+    return;
+  }
+  if (due.empty()) return;
+  size_t queued = 0;
+  try {
+    for (const DueMessage& message : due) {
+      send_queue::enqueue(queue_.client(), priority_for(message.priority), message.key.id, message.key.tenant_id,
+                          message.key.created_at);
+      ++queued;
+    }
+  } catch (const RedisError& e) {
+    // The rest come due again in 30 s.
+    note_redis_error(e, now);
+  }
+  log::info("send_requeued").kv("count", queued).kv("due", due.size());
+}
+
+void Sender::reclaim(Clock::time_point now) {
+  if (stopping_ || now < next_reclaim_ || now < db_retry_at_ || now < redis_retry_at_) return;
+  next_reclaim_ = now + kReclaimEvery;
+  const int budget = read_budget();
+  if (budget <= 0) return;
+  std::vector<send_queue::Entry> entries;
+  try {
+    entries = queue_.reclaim(kReclaimIdle, budget);
+  } catch (const RedisError& e) {
+    note_redis_error(e, now);
+    return;
+  }
+  if (entries.empty()) return;
+  log::info("send_entries_reclaimed").kv("count", entries.size()).kv("consumer", queue_.consumer());
+  accept(std::move(entries), now);
+}
+
+void Sender::release_waiting() {
+  // Not claimed, so never sent: due again right away, for any sender.
+  std::vector<std::pair<MessageKey, milliseconds>> messages;
+  std::vector<send_queue::Entry> entries;
+  for (auto& [key, queue] : senders_) {
+    for (auto& item : queue.waiting) {
+      messages.emplace_back(item.key, milliseconds(0));
+      entries.push_back(std::move(item.entry));
+      local_ids_.erase(item.key.id);
+    }
+    queue.waiting.clear();
+  }
+  if (messages.empty()) return;
+  try {
+    store_.defer(messages);
+  } catch (const DbError& e) {
+    // Their entries stay unacknowledged: another sender reclaims them.
+    note_db_error(e, Clock::now());
+    return;
+  }
+  log::info("send_released").kv("count", messages.size());
+  ack(std::move(entries));
+}
+
+int Sender::run() {
+  log::info("sender_started")
+      .kv("consumer", queue_.consumer())
+      .kv("max_in_flight", settings_.max_in_flight)
+      .kv("sender_mps", settings_.default_mps);
+  while (true) {
+    refresh_settings();
+    const int stops = stop_requests_.load();
+    if (stops >= 1 && !stopping_) {
+      stopping_ = true;
+      log::info("stopping").kv("process", "wagate-sender").kv("in_flight", in_flight_.size());
+      release_waiting();
+    }
+    if (stops >= 2 && !aborted_) {
+      aborted_ = true;
+      log::warning("stopping_fast").kv("process", "wagate-sender").kv("aborted", in_flight_.size());
+      for (const auto& finished : multi_.abort_all()) finish(finished.tag, finished.response);
+    }
+    Clock::time_point now = Clock::now();
+    if (stopping_ && in_flight_.empty()) {
+      flush(now);
+      if (done_.empty()) break;
+      if (unrecorded_since_ != Clock::time_point{} && now - unrecorded_since_ > kUnrecordedGiveUp) {
+        for (const Done& done : done_) {
+          // The SID must not be lost: wagate-maint finds the message again
+          // from Twilio's list, and this line lets an operator check it.
+          log::error("send_result_unrecorded")
+              .kv("tenant", done.record.key.tenant_id)
+              .kv("message_id", done.record.key.id)
+              .kv("sid", done.record.sid.empty() ? "-" : done.record.sid)
+              .kv("outcome", twilio::outcome_name(done.outcome));
+        }
+        return 1;
+      }
+      std::this_thread::sleep_for(milliseconds(100));
+      continue;
+    }
+    // With nothing in flight the read itself is the loop's wait: up to
+    // 100 ms, less when a rate-limited sender gets its next token sooner.
+    milliseconds block{0};
+    if (in_flight_.empty()) {
+      block = milliseconds(100);
+      const bool db_up = now >= db_retry_at_;
+      if (db_up && !done_.empty()) block = milliseconds(0);
+      if (const auto at = next_rate_time(now); db_up && at) {
+        block = std::min(block, std::chrono::floor<milliseconds>(std::max(*at - now, Clock::duration::zero())));
+      }
+    }
+    read_queue(now, block);
+    now = Clock::now();
+    dispatch(now);
+    if (!in_flight_.empty()) {
+      // Wakes at once on network activity; otherwise comes back soon enough
+      // to read new entries and to serve rate-limited senders on time.
+      milliseconds wait = in_flight_.size() >= static_cast<size_t>(settings_.max_in_flight) ? milliseconds(50)
+                                                                                             : milliseconds(10);
+      if (const auto at = next_rate_time(now); at && *at > now) {
+        wait = std::min(wait, std::chrono::ceil<milliseconds>(*at - now));
+      }
+      for (const auto& finished : multi_.poll(wait)) finish(finished.tag, finished.response);
+    }
+    now = Clock::now();
+    flush(now);
+    if (!unacked_.empty()) ack({});
+    sweep(now);
+    reclaim(now);
+    if (now >= next_trim_ && now >= redis_retry_at_) {
+      next_trim_ = now + kTrimEvery;
+      try {
+        queue_.trim();
+      } catch (const RedisError& e) {
+        note_redis_error(e, now);
+      }
+    }
+    if (now >= next_cleanup_) {
+      next_cleanup_ = now + kCleanupEvery;
+      limiter_.forget_idle(now);
+      std::erase_if(senders_, [&](const auto& item) {
+        return item.second.waiting.empty() && item.second.defer_horizon < now;
+      });
+    }
+  }
+  if (!unacked_.empty()) ack({});
+  log::info("stopped").kv("process", "wagate-sender");
+  return 0;
+}
+
+}  // namespace wagate::sender
