@@ -366,6 +366,24 @@ std::optional<MessagePage> parse_message_page(std::string_view body) {
   return page;
 }
 
+const MessageResource* find_lost_send(const LostSend& send, const std::vector<MessageResource>& listed,
+                                      const std::vector<std::string>& taken) {
+  const std::string to = whatsapp_address(send.to);
+  const std::string from = send.from.empty() ? std::string() : whatsapp_address(send.from);
+  const MessageResource* best = nullptr;
+  for (const MessageResource& message : listed) {
+    if (message.sid.empty() || !message.direction.starts_with("outbound")) continue;
+    if (message.to != to) continue;
+    if (!from.empty() ? message.from != from : message.messaging_service_sid != send.messaging_service_sid) continue;
+    // Without a creation time the message cannot be placed after ours.
+    if (!message.date_created || *message.date_created < send.not_before) continue;
+    if (!send.body.empty() && message.body != send.body) continue;
+    if (std::find(taken.begin(), taken.end(), message.sid) != taken.end()) continue;
+    if (best == nullptr || *message.date_created < *best->date_created) best = &message;
+  }
+  return best;
+}
+
 std::optional<std::chrono::system_clock::time_point> parse_rfc2822(std::string_view text) {
   if (const size_t comma = text.find(','); comma != std::string_view::npos) {
     text.remove_prefix(comma + 1);

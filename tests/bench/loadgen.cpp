@@ -167,9 +167,11 @@ void run_connection(const Options& options, SSL_CTX* ctx, int index,
     // Unique SIDs per connection; several statuses per SID, as a message gets.
     const long long message = n / options.statuses_per_sid;
     const char* status = kStatuses[n % options.statuses_per_sid];
-    char sid[64];
-    std::snprintf(sid, sizeof sid, "%s%08x%08x%016llx", options.sid_prefix.c_str(), static_cast<unsigned>(getpid()),
-                  static_cast<unsigned>(index), message);
+    // 34 characters like a real MessageSid: prefix, connection, message counter.
+    char tail[64];
+    const int width = 34 - static_cast<int>(options.sid_prefix.size()) - 4;
+    std::snprintf(tail, sizeof tail, "%04x%0*llx", static_cast<unsigned>(index), width, message);
+    const std::string sid = options.sid_prefix + tail;
     const std::string request = build_request(options, url, sid, status);
     const auto start = std::chrono::steady_clock::now();
     int code = -1;
@@ -221,6 +223,10 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "wagate-loadgen: unknown flag %s\n", flag.c_str());
       return 2;
     }
+  }
+  if (options.sid_prefix.size() < 2 || options.sid_prefix.size() > 14) {
+    std::fprintf(stderr, "wagate-loadgen: --sid-prefix must be 2 to 14 characters\n");
+    return 2;
   }
   if (options.port <= 0 || options.account_sid.empty() || token_file.empty()) {
     std::fprintf(stderr,

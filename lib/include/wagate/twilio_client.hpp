@@ -134,6 +134,21 @@ struct MessagePage {
 };
 [[nodiscard]] std::optional<MessagePage> parse_message_page(std::string_view body);
 
+// A send whose answer was lost, as Twilio's list would show the message.
+struct LostSend {
+  std::string to;                     // prefix added when missing
+  std::string from;                   // empty when a Messaging Service chose the sender
+  std::string messaging_service_sid;
+  std::string body;                   // empty: not compared (media only, or a template Twilio renders)
+  std::chrono::system_clock::time_point not_before;  // the message's creation, less a minute of clock skew
+};
+// The listed message that is this send: outbound, same To, same From (or
+// Messaging Service), created at or after not_before, same body when there
+// is one, and not a SID wagate already holds for another message (`taken`).
+// The earliest such one, or nullptr.
+[[nodiscard]] const MessageResource* find_lost_send(const LostSend& send, const std::vector<MessageResource>& listed,
+                                                    const std::vector<std::string>& taken);
+
 // "Tue, 21 Nov 2023 04:35:00 +0000" (the day name is optional).
 [[nodiscard]] std::optional<std::chrono::system_clock::time_point> parse_rfc2822(std::string_view text);
 // "2023-11-21T04:35:00Z"

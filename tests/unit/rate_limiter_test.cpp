@@ -1,0 +1,208 @@
+// rate_limiter_test.cpp — per-sender rate limits under a fake clock: the bucket's pace, the shared window across processes.
+#include "wagate/rate_limiter.hpp"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+
+#include "wagate/error.hpp"
+#include "log_capture.hpp"
+
+namespace wagate::rate {
+namespace {
+
+using std::chrono::milliseconds;
+
+const Clock::time_point kStart = Clock::time_point(std::chrono::hours(1000));
+
+// Takes every token as soon as it exists, stepping the fake clock by `step`
+// for `duration`; returns how many sends started.
+long long drain_bucket(TokenBucket& bucket, milliseconds step, milliseconds duration) {
+  long long sent = 0;
+  for (Clock::time_point now = kStart; now < kStart + duration; now += step) {
+    const long long n = bucket.available(now);
+    bucket.take(n);
+    sent += n;
+  }
+  return sent;
+}
+
+TEST(TokenBucket, HoldsTheRateOverTenSecondsWithinFivePercent) {
+  TokenBucket bucket(80, burst_for(80), kStart);
+  const long long sent = drain_bucket(bucket, milliseconds(1), milliseconds(10000));
+  EXPECT_GE(sent, 800 * 95 / 100);
+  EXPECT_LE(sent, 800 * 105 / 100);
+}
+
+TEST(TokenBucket, CoarseLoopTicksDoNotLoseOrGainSends) {
+  // The sender's loop may come round only every few tens of milliseconds:
+  // tokens earned in between are kept (up to the burst), so the rate holds.
+  TokenBucket bucket(80, burst_for(80), kStart);
+  const long long sent = drain_bucket(bucket, milliseconds(37), milliseconds(10000));
+  EXPECT_GE(sent, 800 * 95 / 100);
+  EXPECT_LE(sent, 800 * 105 / 100);
+}
+
+TEST(TokenBucket, HighRateHoldsToo) {
+  TokenBucket bucket(400, burst_for(400), kStart);
+  const long long sent = drain_bucket(bucket, milliseconds(3), milliseconds(5000));
+  EXPECT_GE(sent, 2000 * 95 / 100);
+  EXPECT_LE(sent, 2000 * 105 / 100);
+}
+
+TEST(TokenBucket, AnIdleSenderSavesOnlyASmallBurst) {
+  TokenBucket bucket(80, burst_for(80), kStart);
+  // An hour idle buys 1/20 s worth of sends, not an hour's worth.
+  EXPECT_EQ(bucket.available(kStart + std::chrono::hours(1)), 4);
+  TokenBucket slow(1, burst_for(1), kStart);
+  EXPECT_EQ(slow.available(kStart + std::chrono::hours(1)), 1);
+}
+
+TEST(TokenBucket, FractionalRatesAreExact) {
+  TokenBucket bucket(0.5, burst_for(0.5), kStart);
+  // One at the start (the burst), then one every two seconds.
+  EXPECT_EQ(drain_bucket(bucket, milliseconds(10), milliseconds(10000)), 5);
+}
+
+TEST(TokenBucket, UntilNextSaysWhenTheNextTokenExists) {
+  TokenBucket bucket(10, 1, kStart);
+  bucket.take(bucket.available(kStart));
+  EXPECT_EQ(std::chrono::duration_cast<milliseconds>(bucket.until_next(kStart)), milliseconds(100));
+  EXPECT_EQ(bucket.available(kStart + milliseconds(99)), 0);
+  EXPECT_EQ(bucket.until_next(kStart + milliseconds(100)), Clock::duration::zero());
+  EXPECT_EQ(bucket.available(kStart + milliseconds(100)), 1);
+}
+
+TEST(TokenBucket, ANewRateAppliesFromNow) {
+  TokenBucket bucket(80, burst_for(80), kStart);
+  bucket.take(bucket.available(kStart));
+  bucket.set_rate(10, burst_for(10), kStart);
+  long long sent = 0;
+  for (Clock::time_point now = kStart; now < kStart + std::chrono::seconds(10); now += milliseconds(1)) {
+    const long long n = bucket.available(now);
+    bucket.take(n);
+    sent += n;
+  }
+  EXPECT_GE(sent, 95);
+  EXPECT_LE(sent, 105);
+}
+
+// Redis's per-second counters, on the fake clock: each whole second of the
+// fake time is a window.
+class FakeWindow : public SharedWindow {
+ public:
+  explicit FakeWindow(const Clock::time_point& now) : now_(now) {}
+  Grant take(std::string_view key, long long wanted, long long limit) override {
+    ++calls_;
+    if (failing_) throw RedisError("redis: connection refused");
+    const auto since = now_ - kStart;
+    const long long second = std::chrono::duration_cast<std::chrono::seconds>(since).count();
+    long long& used = used_[std::string(key) + ":" + std::to_string(second)];
+    Grant grant;
+    grant.granted = std::max(0LL, std::min(wanted, limit - used));
+    used += grant.granted;
+    const auto into = since - std::chrono::seconds(second);
+    grant.window_left = std::chrono::duration_cast<milliseconds>(std::chrono::seconds(1) - into);
+    return grant;
+  }
+  void fail(bool failing) { failing_ = failing; }
+  [[nodiscard]] int calls() const { return calls_; }
+
+ private:
+  const Clock::time_point& now_;
+  std::map<std::string, long long> used_;
+  bool failing_ = false;
+  int calls_ = 0;
+};
+
+TEST(Limiter, OneProcessWithTheSharedWindowHoldsTheRate) {
+  Clock::time_point now = kStart;
+  FakeWindow window(now);
+  Limiter limiter(&window);
+  long long sent = 0;
+  for (; now < kStart + std::chrono::seconds(10); now += milliseconds(1)) {
+    sent += limiter.acquire("whatsapp:+15550001", 80, 1000, now);
+  }
+  EXPECT_GE(sent, 800 * 95 / 100);
+  EXPECT_LE(sent, 800 * 105 / 100);
+}
+
+TEST(Limiter, ThreeProcessesSharingTheWindowHoldTheRateTogether) {
+  Clock::time_point now = kStart;
+  FakeWindow window(now);
+  Limiter first(&window);
+  Limiter second(&window);
+  Limiter third(&window);
+  long long sent = 0;
+  for (; now < kStart + std::chrono::seconds(10); now += milliseconds(1)) {
+    for (Limiter* limiter : {&first, &second, &third}) sent += limiter->acquire("whatsapp:+15550001", 80, 1000, now);
+  }
+  // Each process alone would send 800: together they still send 800.
+  EXPECT_GE(sent, 800 * 95 / 100);
+  EXPECT_LE(sent, 800 * 105 / 100);
+}
+
+TEST(Limiter, SendersAreLimitedEachOnItsOwn) {
+  Clock::time_point now = kStart;
+  FakeWindow window(now);
+  Limiter limiter(&window);
+  long long a = 0;
+  long long b = 0;
+  for (; now < kStart + std::chrono::seconds(10); now += milliseconds(1)) {
+    a += limiter.acquire("whatsapp:+15550001", 80, 1000, now);
+    b += limiter.acquire("MG00000000000000000000000000000001", 20, 1000, now);
+  }
+  EXPECT_NEAR(static_cast<double>(a), 800, 40);
+  EXPECT_NEAR(static_cast<double>(b), 200, 10);
+}
+
+TEST(Limiter, ASpentWindowBlocksUntilItsSecondEnds) {
+  Clock::time_point now = kStart;
+  FakeWindow window(now);
+  Limiter other(&window);
+  Limiter limiter(&window);
+  // Another process spent this second's whole allowance.
+  for (; now < kStart + milliseconds(990); now += milliseconds(1)) other.acquire("k", 10, 100, now);
+  now = kStart + milliseconds(995);
+  EXPECT_EQ(limiter.acquire("k", 10, 1, now), 0);
+  const int calls = window.calls();
+  // Blocked until the window ends: no more round trips to Redis meanwhile.
+  EXPECT_EQ(limiter.acquire("k", 10, 1, now + milliseconds(2)), 0);
+  EXPECT_EQ(window.calls(), calls);
+  EXPECT_EQ(limiter.next_time("k", now), kStart + std::chrono::seconds(1));
+  now = kStart + std::chrono::seconds(1);
+  EXPECT_EQ(limiter.acquire("k", 10, 1, now), 1);
+}
+
+TEST(Limiter, WithoutTheSharedWindowEachProcessKeepsItsOwnLimit) {
+  test::LogCapture logs;
+  Clock::time_point now = kStart;
+  FakeWindow window(now);
+  window.fail(true);
+  Limiter limiter(&window);
+  long long sent = 0;
+  for (; now < kStart + std::chrono::seconds(10); now += milliseconds(1)) {
+    sent += limiter.acquire("whatsapp:+15550001", 80, 1000, now);
+  }
+  EXPECT_GE(sent, 800 * 95 / 100);
+  EXPECT_LE(sent, 800 * 105 / 100);
+  // Said once (a minute apart at most), not once per send.
+  const std::string text = logs.text();
+  size_t count = 0;
+  for (size_t at = text.find("rate_window_unavailable"); at != std::string::npos;
+       at = text.find("rate_window_unavailable", at + 1)) {
+    ++count;
+  }
+  EXPECT_EQ(count, 1U);
+}
+
+TEST(Limiter, NothingWantedOrNoRateGrantsNothing) {
+  Limiter limiter(nullptr);
+  EXPECT_EQ(limiter.acquire("k", 80, 0, kStart), 0);
+  EXPECT_EQ(limiter.acquire("k", 0, 5, kStart), 0);
+  EXPECT_EQ(limiter.acquire("k", 80, 2, kStart), 2);
+}
+
+}  // namespace
+}  // namespace wagate::rate

@@ -1,0 +1,187 @@
+// main.cpp — wagate-maint: periodic jobs (reconcile, ...), each under a Postgres advisory lock so one host runs it at a time.
+#include <curl/curl.h>
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <exception>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "reconcile.hpp"
+#include "wagate/config.hpp"
+#include "wagate/error.hpp"
+#include "wagate/log.hpp"
+#include "wagate/pg.hpp"
+
+namespace {
+
+using namespace wagate;
+
+std::atomic<int> g_stop_requests{0};
+static_assert(std::atomic<int>::is_always_lock_free, "the signal handlers must be async-signal-safe");
+
+extern "C" void on_stop_signal(int) { g_stop_requests.fetch_add(1, std::memory_order_relaxed); }
+extern "C" void on_reload_signal(int) { config::Holder::request_reload(); }
+
+constexpr const char* kUsage =
+    "usage: wagate-maint run [--once] [--job NAME]... [--config PATH]\n"
+    "  Runs the maintenance jobs, each when due, until SIGTERM; --once runs each selected job one time\n"
+    "  and exits (for tests and a systemd timer). Without --job, every job runs.\n"
+    "jobs:\n"
+    "  reconcile  every 30 s: sends whose outcome is unknown are looked up in Twilio's message list;\n"
+    "             claims left by a dead sender become unknown; callbacks that missed their SID are applied\n";
+
+struct Job {
+  std::string_view name;
+  // pg_try_advisory_lock key: the job's name in ASCII ("wagrec"), so keys
+  // of different jobs (and of migrations, "wagmig") never meet.
+  long long lock_key;
+  std::chrono::seconds every;
+  std::function<void(pg::Connection&, const config::Config&)> run;
+};
+
+const std::vector<Job>& jobs() {
+  static const std::vector<Job> kJobs = {
+      {"reconcile", 131260231083363LL, std::chrono::seconds(30),
+       [](pg::Connection& db, const config::Config& config) {
+         const maint::ReconcileStats stats = maint::reconcile(db, config);
+         log::info("job_done")
+             .kv("job", "reconcile")
+             .kv("stale_claims", stats.stale_claims)
+             .kv("orphaned_events", stats.orphaned_events)
+             .kv("checked", stats.checked)
+             .kv("found", stats.found)
+             .kv("resent", stats.resent)
+             .kv("gave_up", stats.gave_up)
+             .kv("pending", stats.pending);
+       }},
+  };
+  return kJobs;
+}
+
+// Runs one job if no other process holds its lock. A session-level lock:
+// released by pg_advisory_unlock, or by the server if this process dies.
+// Returns false when the job failed.
+bool run_job(const Job& job, std::unique_ptr<pg::Connection>& db, const config::Config& config) {
+  const auto started = std::chrono::steady_clock::now();
+  try {
+    if (!db || !db->healthy()) db = std::make_unique<pg::Connection>(config.str("pg_dsn"));
+    const std::string key = std::to_string(job.lock_key);
+    if (db->exec("SELECT pg_try_advisory_lock($1::bigint)", {key}).get(0, 0) != "t") {
+      log::info("job_skipped").kv("job", job.name).kv("reason", "running elsewhere");
+      return true;
+    }
+    try {
+      job.run(*db, config);
+    } catch (...) {
+      if (db->healthy()) db->exec("SELECT pg_advisory_unlock($1::bigint)", {key});
+      throw;
+    }
+    db->exec("SELECT pg_advisory_unlock($1::bigint)", {key});
+    const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+    log::debug("job_finished").kv("job", job.name).kv("dur_ms", static_cast<long long>(elapsed.count()));
+    return true;
+  } catch (const std::exception& e) {
+    log::error("job_failed").kv("job", job.name).kv("error", e.what());
+    if (db && !db->healthy()) db.reset();
+    return false;
+  }
+}
+
+struct CurlGlobal {
+  CurlGlobal() {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) throw HttpError("libcurl: global init failed");
+  }
+  ~CurlGlobal() { curl_global_cleanup(); }
+  CurlGlobal(const CurlGlobal&) = delete;
+  CurlGlobal& operator=(const CurlGlobal&) = delete;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool once = false;
+  std::vector<const Job*> selected;
+  std::vector<std::string_view> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] != "run") {
+    std::cerr << kUsage;
+    return args.size() == 1 && (args[0] == "--help" || args[0] == "-h") ? 0 : 2;
+  }
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (args[i] == "--once") {
+      once = true;
+    } else if (args[i] == "--job" && i + 1 < args.size()) {
+      const std::string_view name = args[++i];
+      const Job* found = nullptr;
+      for (const Job& job : jobs()) {
+        if (job.name == name) found = &job;
+      }
+      if (found == nullptr) {
+        std::cerr << "wagate-maint: unknown job '" << name << "'\n" << kUsage;
+        return 2;
+      }
+      selected.push_back(found);
+    } else if (args[i] == "--config" && i + 1 < args.size()) {
+      ++i;  // read by config::path_from
+    } else if (args[i].starts_with("--config=")) {
+      continue;
+    } else {
+      std::cerr << "wagate-maint: unexpected argument '" << args[i] << "'\n" << kUsage;
+      return 2;
+    }
+  }
+  if (selected.empty()) {
+    for (const Job& job : jobs()) selected.push_back(&job);
+  }
+
+  std::unique_ptr<config::Holder> holder;
+  try {
+    holder = std::make_unique<config::Holder>(config::path_from(argc, argv));
+    log::set_level(log::parse_level(holder->current()->str("log_level")));
+  } catch (const Error& e) {
+    log::error("config_invalid").kv("process", "wagate-maint").kv("error", e.what());
+    return 1;
+  }
+  struct sigaction action {};
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  action.sa_handler = on_stop_signal;
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);
+  action.sa_handler = on_reload_signal;
+  sigaction(SIGHUP, &action, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  try {
+    const CurlGlobal curl;
+    std::unique_ptr<pg::Connection> db;
+    if (once) {
+      bool ok = true;
+      for (const Job* job : selected) ok = run_job(*job, db, *holder->current()) && ok;
+      return ok ? 0 : 1;
+    }
+    std::vector<std::chrono::steady_clock::time_point> next(selected.size(), std::chrono::steady_clock::now());
+    log::info("maint_started").kv("jobs", selected.size());
+    while (g_stop_requests.load() == 0) {
+      if (holder->reload_if_requested()) log::set_level(log::parse_level(holder->current()->str("log_level")));
+      const auto now = std::chrono::steady_clock::now();
+      for (size_t i = 0; i < selected.size() && g_stop_requests.load() == 0; ++i) {
+        if (now < next[i]) continue;
+        run_job(*selected[i], db, *holder->current());
+        next[i] = std::chrono::steady_clock::now() + selected[i]->every;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    log::info("stopped").kv("process", "wagate-maint");
+    return 0;
+  } catch (const std::exception& e) {
+    log::error("fatal").kv("process", "wagate-maint").kv("error", e.what());
+    return 1;
+  }
+}
