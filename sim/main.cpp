@@ -88,6 +88,12 @@ std::optional<Options> parse_options(int argc, char** argv) {
       throw ConfigError("unknown option '" + std::string(flag) + "' (see --help)");
     }
   }
+  // libcurl ignores OpenSSL's SSL_CERT_FILE (it has its own bundle path);
+  // honour it so that an environment which trusts a certificate that way
+  // trusts it for callbacks too.
+  if (const char* cert_file = std::getenv("SSL_CERT_FILE"); options.ca_file.empty() && cert_file != nullptr) {
+    options.ca_file = cert_file;
+  }
   if (options.listen.empty()) throw ConfigError("--listen HOST:PORT is required");
   if (options.accounts.empty()) throw ConfigError("--accounts FILE is required");
   return options;

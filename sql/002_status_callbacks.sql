@@ -66,6 +66,16 @@ BEGIN
     AND v_rank IS NOT NULL;
 END $$;
 
+-- Serialises everything that decides whether a callback finds its message:
+-- storing a callback and recording a SID take this lock on the MessageSid.
+-- Without it, a callback stored while the sender records the SID could be
+-- missed by both (each unable to see the other's uncommitted row) and stay
+-- unapplied. Taken in a fixed order, so concurrent batches cannot deadlock.
+CREATE FUNCTION wagate_lock_sid(p_sid text) RETURNS void
+LANGUAGE sql AS $$
+  SELECT pg_advisory_xact_lock(2003396705, hashtext(p_sid))
+$$;
+
 -- Stores a batch of status callbacks in one statement (one transaction, one
 -- commit for the whole batch) and applies each to its message when the
 -- message is known. Input: a JSON array of
@@ -79,39 +89,67 @@ DECLARE
   v_idx message_index%ROWTYPE;
   v_prev text;
   v_event bigint;
-  v_tenant bigint;
-  v_received timestamptz;
-  v_code int;
+  v_stored text[] := '{}';   -- tenant|sid|status of events this batch created
 BEGIN
-  FOR r IN SELECT e.value AS v, e.ordinality::int AS i FROM jsonb_array_elements(p_batch) WITH ORDINALITY e LOOP
-    v_tenant := (r.v->>'tenant_id')::bigint;
-    v_received := (r.v->>'received_at')::timestamptz;
-    v_code := NULLIF(r.v->>'error_code', '')::int;
-    v_prev := NULL;
-    SELECT * INTO v_idx FROM message_index WHERE message_sid = r.v->>'sid' AND tenant_id = v_tenant;
-    IF FOUND THEN
-      -- Lock the message first so that concurrent callbacks of one message
-      -- apply one after the other and each records the status before it.
-      SELECT m.status INTO v_prev FROM messages m
-       WHERE m.tenant_id = v_tenant AND m.created_at = v_idx.created_at AND m.id = v_idx.message_id
+  PERFORM wagate_lock_sid(s.sid)
+     FROM (SELECT DISTINCT e->>'sid' AS sid FROM jsonb_array_elements(p_batch) e ORDER BY 1) s;
+
+  -- Callbacks of messages not known (yet): one set-based insert.
+  WITH input AS (
+    SELECT e.ordinality AS i, (e.value->>'tenant_id')::bigint AS tenant_id, e.value->>'sid' AS sid,
+           e.value->>'status' AS status, NULLIF(e.value->>'error_code', '')::int AS error_code,
+           NULLIF(e.value->>'error_message', '') AS error_message,
+           (e.value->>'received_at')::timestamptz AS received_at
+      FROM jsonb_array_elements(p_batch) WITH ORDINALITY e
+  ), ins AS (
+    INSERT INTO status_events (tenant_id, message_sid, status, error_code, error_message, received_at, applied)
+    SELECT tenant_id, sid, status, error_code, error_message, received_at, false
+      FROM input
+     WHERE NOT EXISTS (SELECT 1 FROM message_index m WHERE m.message_sid = input.sid AND m.tenant_id = input.tenant_id)
+     ORDER BY i
+    ON CONFLICT (tenant_id, message_sid, status) DO NOTHING
+    RETURNING tenant_id || '|' || message_sid || '|' || status AS k
+  )
+  SELECT coalesce(array_agg(k), '{}') INTO v_stored FROM ins;
+
+  -- Callbacks of known messages, in arrival order: each records the status
+  -- before it and moves the message forward only.
+  FOR r IN SELECT e.value AS v, (e.value->>'tenant_id')::bigint AS tenant_id, e.value->>'sid' AS sid,
+                  (e.value->>'received_at')::timestamptz AS received_at,
+                  NULLIF(e.value->>'error_code', '')::int AS error_code
+             FROM jsonb_array_elements(p_batch) WITH ORDINALITY e
+            WHERE EXISTS (SELECT 1 FROM message_index m
+                           WHERE m.message_sid = e.value->>'sid' AND m.tenant_id = (e.value->>'tenant_id')::bigint)
+            ORDER BY e.ordinality LOOP
+    SELECT * INTO v_idx FROM message_index WHERE message_sid = r.sid AND tenant_id = r.tenant_id;
+    SELECT m.status INTO v_prev FROM messages m
+     WHERE m.tenant_id = r.tenant_id AND m.created_at = v_idx.created_at AND m.id = v_idx.message_id
        FOR UPDATE;
-    END IF;
+    v_event := NULL;
     INSERT INTO status_events (tenant_id, message_sid, status, previous_status, error_code, error_message,
                                received_at, applied)
-    VALUES (v_tenant, r.v->>'sid', r.v->>'status', v_prev, v_code, NULLIF(r.v->>'error_message', ''),
-            v_received, v_prev IS NOT NULL)
+    VALUES (r.tenant_id, r.sid, r.v->>'status', v_prev, r.error_code, NULLIF(r.v->>'error_message', ''),
+            r.received_at, v_prev IS NOT NULL)
     ON CONFLICT (tenant_id, message_sid, status) DO NOTHING
     RETURNING event_id INTO v_event;
-    IF v_event IS NULL THEN
-      ord := r.i; outcome := 'duplicate'; RETURN NEXT;
-      CONTINUE;
+    IF v_event IS NOT NULL THEN
+      v_stored := v_stored || (r.tenant_id || '|' || r.sid || '|' || (r.v->>'status'));
+      IF v_prev IS NOT NULL THEN
+        PERFORM wagate_apply_event_to_message(r.tenant_id, v_idx.message_id, v_idx.created_at, r.v->>'status',
+                                              r.error_code, NULLIF(r.v->>'error_message', ''), r.received_at);
+      END IF;
     END IF;
-    IF v_prev IS NOT NULL THEN
-      PERFORM wagate_apply_event_to_message(v_tenant, v_idx.message_id, v_idx.created_at, r.v->>'status',
-                                            v_code, NULLIF(r.v->>'error_message', ''), v_received);
-    END IF;
-    ord := r.i; outcome := 'stored'; RETURN NEXT;
   END LOOP;
+
+  -- The first of identical callbacks in this batch is the one stored.
+  RETURN QUERY
+  SELECT x.i::int, CASE WHEN x.k = ANY (v_stored) AND x.first THEN 'stored' ELSE 'duplicate' END
+    FROM (SELECT e.ordinality AS i,
+                 (e.value->>'tenant_id') || '|' || (e.value->>'sid') || '|' || (e.value->>'status') AS k,
+                 row_number() OVER (PARTITION BY e.value->>'tenant_id', e.value->>'sid', e.value->>'status'
+                                    ORDER BY e.ordinality) = 1 AS first
+            FROM jsonb_array_elements(p_batch) WITH ORDINALITY e) x
+   ORDER BY x.i;
 END $$;
 
 -- A callback can beat the sender's commit of the SID. When the SID appears
@@ -122,6 +160,7 @@ DECLARE
   e record;
   v_prev text;
 BEGIN
+  PERFORM wagate_lock_sid(NEW.message_sid);
   FOR e IN SELECT * FROM status_events
             WHERE message_sid = NEW.message_sid AND tenant_id = NEW.tenant_id AND NOT applied
             ORDER BY received_at, event_id LOOP

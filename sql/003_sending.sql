@@ -14,6 +14,11 @@
 -- Twilio. error_code / error_message stay Twilio's own.
 ALTER TABLE messages ADD COLUMN last_attempt_at timestamptz;
 ALTER TABLE messages ADD COLUMN last_error text;
+-- When the sweeper last put a due message back in the queue: it does not
+-- queue it again for 30 s (its entry is likely still waiting in the stream),
+-- and a claim or a deferral clears it. Kept apart from next_attempt_at so
+-- that a queued message still reads as due when a sender loads it.
+ALTER TABLE messages ADD COLUMN requeued_at timestamptz;
 
 -- A claim left behind by a sender that died: found by wagate-maint. Tiny,
 -- because a message is 'dispatching' only while its request is in flight.

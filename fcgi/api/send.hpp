@@ -18,8 +18,9 @@ inline constexpr size_t kMaxMediaUrls = 10;     // Twilio's limit for MediaUrl
 inline constexpr size_t kMaxClientRefChars = 128;
 inline constexpr size_t kMaxUrlLength = 2048;
 
-// messages.priority: lower is sooner (the column's default, 1, is normal).
-inline constexpr int kPriorityHigh = 0;
+// messages.priority: the column's default, 1, is normal; above it is high
+// (the sender and its sweeper read it so).
+inline constexpr int kPriorityHigh = 2;
 inline constexpr int kPriorityNormal = 1;
 
 // A send request that passed every check needing no database.

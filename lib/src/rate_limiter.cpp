@@ -1,4 +1,4 @@
-// rate_limiter.cpp — messages-per-second limits per WhatsApp sender: a local token bucket and a window shared through Redis.
+// rate_limiter.cpp — messages-per-second limits per WhatsApp sender: a local token bucket and one shared through Redis.
 #include "wagate/rate_limiter.hpp"
 
 #include <hiredis/hiredis.h>
@@ -14,21 +14,29 @@
 namespace wagate::rate {
 namespace {
 
-// KEYS[1]: the sender's key prefix; ARGV: wanted, limit. Returns {granted,
-// microseconds left in the current second}. The second comes from the
-// server's TIME, so every host counts into the same key at the same moment.
+// KEYS[1]: the sender's key; ARGV: wanted, interval between sends (us),
+// burst (sends). The key holds the theoretical arrival time (TAT) of the
+// next send. n sends fit while TAT + n * interval stays within
+// burst * interval of now. Returns {granted, microseconds until one more
+// fits}. Time is the server's (TIME), the same for every host.
 constexpr std::string_view kTakeScript = R"lua(
-local now = redis.call('TIME')
-local key = KEYS[1] .. ':' .. now[1]
-local used = tonumber(redis.call('GET', key) or '0')
-local grant = math.min(tonumber(ARGV[1]), tonumber(ARGV[2]) - used)
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) * 1000000 + tonumber(now_parts[2])
+local wanted = tonumber(ARGV[1])
+local interval = tonumber(ARGV[2])
+local window = tonumber(ARGV[3]) * interval
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local grant = math.floor((now + window - tat) / interval)
+if grant > wanted then grant = wanted end
+if grant < 0 then grant = 0 end
+tat = tat + grant * interval
 if grant > 0 then
-  redis.call('INCRBY', key, grant)
-  redis.call('EXPIRE', key, 2)
-else
-  grant = 0
+  redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX', math.ceil((tat - now) / 1000) + 1000)
 end
-return {grant, 1000000 - tonumber(now[2])}
+local wait = tat + interval - window - now
+if wait < 0 then wait = 0 end
+return {grant, math.floor(wait)}
 )lua";
 
 constexpr std::string_view kKeyPrefix = "wagate:rate:";
@@ -71,23 +79,25 @@ Clock::duration TokenBucket::until_next(Clock::time_point now) {
   return std::chrono::ceil<Clock::duration>(wait);
 }
 
-SharedWindow::Grant RedisWindow::take(std::string_view key, long long wanted, long long limit) {
+SharedBucket::Grant RedisBucket::take(std::string_view key, long long wanted, double per_second, double burst) {
   const std::string full_key = std::string(kKeyPrefix) + std::string(key);
   const std::string wanted_text = std::to_string(wanted);
-  const std::string limit_text = std::to_string(limit);
-  const redis::Reply reply = redis_.command({"EVAL", kTakeScript, "1", full_key, wanted_text, limit_text});
-  if (reply.is_error()) throw RedisError("redis: rate window script failed: " + std::string(reply.str()));
+  const std::string interval_text = std::to_string(std::llround(1e6 / per_second));
+  const std::string burst_text = std::to_string(std::max(1LL, std::llround(std::floor(burst))));
+  const redis::Reply reply =
+      redis_.command({"EVAL", kTakeScript, "1", full_key, wanted_text, interval_text, burst_text});
+  if (reply.is_error()) throw RedisError("redis: rate script failed: " + std::string(reply.str()));
   if (reply.type() != REDIS_REPLY_ARRAY || reply.size() != 2 || reply.element(0)->type != REDIS_REPLY_INTEGER ||
       reply.element(1)->type != REDIS_REPLY_INTEGER) {
-    throw RedisError("redis: rate window script gave an unexpected reply");
+    throw RedisError("redis: rate script gave an unexpected reply");
   }
   Grant grant;
   grant.granted = std::clamp<long long>(reply.element(0)->integer, 0, wanted);
-  grant.window_left = std::chrono::milliseconds((reply.element(1)->integer + 999) / 1000);
+  grant.retry_after = std::chrono::milliseconds((reply.element(1)->integer + 999) / 1000);
   return grant;
 }
 
-Limiter::Limiter(SharedWindow* shared) : shared_(shared) {}
+Limiter::Limiter(SharedBucket* shared) : shared_(shared) {}
 
 Limiter::State& Limiter::state_for(std::string_view key, double per_second, Clock::time_point now) {
   auto it = states_.find(key);
@@ -110,16 +120,13 @@ long long Limiter::acquire(std::string_view key, double per_second, long long wa
   long long granted = local;
   if (shared_ != nullptr) {
     try {
-      // The shared limit is per second, so it is the rate rounded up: a
-      // fractional rate is paced by the bucket alone.
-      const auto limit = static_cast<long long>(std::ceil(per_second));
-      const SharedWindow::Grant grant = shared_->take(key, local, limit);
+      const SharedBucket::Grant grant = shared_->take(key, local, per_second, burst_for(per_second));
       granted = grant.granted;
-      if (granted < local) state.blocked_until = now + grant.window_left;
+      if (granted < local) state.blocked_until = now + grant.retry_after;
     } catch (const Error& e) {
       if (last_warning_ == Clock::time_point{} || now - last_warning_ >= kWarningEvery) {
         last_warning_ = now;
-        log::warning("rate_window_unavailable").kv("sender", key).kv("error", e.what())
+        log::warning("rate_bucket_unavailable").kv("sender", key).kv("error", e.what())
             .kv("fallback", "per-process limit");
       }
     }

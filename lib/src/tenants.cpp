@@ -88,8 +88,8 @@ std::optional<Tenant> load_by_id(pg::Connection& db, const Secret& master_key, l
 Cache::Cache(std::string snapshot_path, std::chrono::milliseconds ttl)
     : snapshot_path_(std::move(snapshot_path)), ttl_(ttl) {}
 
-std::shared_ptr<const Tenant> Cache::find(pg::Connection* db, const Secret& master_key,
-                                          std::string_view account_sid) {
+std::shared_ptr<const Tenant> Cache::find(const std::function<pg::Connection*()>& db,
+                                          const Secret& master_key, std::string_view account_sid) {
   if (!valid_account_sid(account_sid)) return nullptr;  // junk never reaches the database
   const auto now = std::chrono::steady_clock::now();
   std::shared_ptr<const Tenant> stale;
@@ -105,8 +105,9 @@ std::shared_ptr<const Tenant> Cache::find(pg::Connection* db, const Secret& mast
   }
   std::optional<SealedTenant> sealed;
   try {
-    if (db == nullptr) throw DbError("postgres: no connection");
-    sealed = load_sealed(*db, account_sid);
+    pg::Connection* conn = db ? db() : nullptr;
+    if (conn == nullptr) throw DbError("postgres: no connection");
+    sealed = load_sealed(*conn, account_sid);
   } catch (const DbError&) {
     if (have_stale) return stale;
     if (auto from_disk = from_snapshot(master_key, account_sid)) return from_disk;

@@ -61,14 +61,9 @@ Verified verify(const http::Request& request, Context& context, tenants::Cache& 
     reject(request, 400, "missing_signature", "X-Twilio-Signature header is required", url, *account_sid);
   }
 
-  pg::Connection* db = nullptr;
-  try {
-    db = &context.db();
-  } catch (const DbError&) {
-    // Postgres is down: the cache (or its snapshot) can still validate, and
-    // the caller spools what it cannot store.
-  }
-  const auto tenant = tenants.find(db, master_key(context.config()), *account_sid);
+  // Postgres is asked only on a cache miss; when it is down the cache (or its
+  // snapshot) can still validate, and the caller spools what it cannot store.
+  const auto tenant = tenants.find([&] { return &context.db(); }, master_key(context.config()), *account_sid);
   if (!tenant) reject(request, 403, "unknown_account", "AccountSid is not a tenant of this gateway", url, *account_sid);
 
   twilio::SignedRequest signed_request{url, &parsed.params, request.body, *signature};

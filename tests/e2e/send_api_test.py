@@ -304,7 +304,7 @@ class WhatsAppRules(unittest.TestCase):
         # Committed before the answer: the row is there at once.
         row = psql(DSN, f"SELECT direction, to_addr, from_addr, body, priority, client_ref, tenant_id, "
                         f"content_sid IS NULL FROM messages WHERE id = '{data['id']}'")
-        self.assertEqual(row, f"outbound|whatsapp:{phone}|{SENDER}|Hi Ana|0|{ref}|{tenant_id()}|t")
+        self.assertEqual(row, f"outbound|whatsapp:{phone}|{SENDER}|Hi Ana|2|{ref}|{tenant_id()}|t")
         # Queued after the commit, unless a running sender has taken it already.
         queue = subprocess.run(["redis-cli", "-u", ENV["WAGATE_REDIS_URL"], "XRANGE", "wagate:send:high", "-", "+"],
                                capture_output=True, text=True).stdout

@@ -1,10 +1,13 @@
-// rate_limiter_test.cpp — per-sender rate limits under a fake clock: the bucket's pace, the shared window across processes.
+// rate_limiter_test.cpp — per-sender rate limits under a fake clock: the bucket's pace, the shared bucket across processes.
 #include "wagate/rate_limiter.hpp"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "wagate/error.hpp"
 #include "log_capture.hpp"
@@ -88,22 +91,24 @@ TEST(TokenBucket, ANewRateAppliesFromNow) {
   EXPECT_LE(sent, 105);
 }
 
-// Redis's per-second counters, on the fake clock: each whole second of the
-// fake time is a window.
-class FakeWindow : public SharedWindow {
+// The Redis bucket's algorithm (a generic cell rate algorithm) on the fake
+// clock, shared by every Limiter given it: the stand-in for several sender
+// processes and one Redis.
+class FakeShared : public SharedBucket {
  public:
-  explicit FakeWindow(const Clock::time_point& now) : now_(now) {}
-  Grant take(std::string_view key, long long wanted, long long limit) override {
+  explicit FakeShared(const Clock::time_point& now) : now_(now) {}
+  Grant take(std::string_view key, long long wanted, double per_second, double burst) override {
     ++calls_;
     if (failing_) throw RedisError("redis: connection refused");
-    const auto since = now_ - kStart;
-    const long long second = std::chrono::duration_cast<std::chrono::seconds>(since).count();
-    long long& used = used_[std::string(key) + ":" + std::to_string(second)];
+    const auto interval = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / per_second));
+    const auto window = interval * static_cast<long long>(std::max(1.0, std::floor(burst)));
+    Clock::time_point& tat = tat_[std::string(key)];
+    tat = std::max(tat, now_);
     Grant grant;
-    grant.granted = std::max(0LL, std::min(wanted, limit - used));
-    used += grant.granted;
-    const auto into = since - std::chrono::seconds(second);
-    grant.window_left = std::chrono::duration_cast<milliseconds>(std::chrono::seconds(1) - into);
+    grant.granted = std::clamp<long long>((now_ + window - tat) / interval, 0, wanted);
+    tat += interval * grant.granted;
+    const Clock::duration wait = tat + interval - window - now_;
+    grant.retry_after = std::chrono::ceil<milliseconds>(std::max(wait, Clock::duration::zero()));
     return grant;
   }
   void fail(bool failing) { failing_ = failing; }
@@ -111,14 +116,26 @@ class FakeWindow : public SharedWindow {
 
  private:
   const Clock::time_point& now_;
-  std::map<std::string, long long> used_;
+  std::map<std::string, Clock::time_point> tat_;
   bool failing_ = false;
   int calls_ = 0;
 };
 
-TEST(Limiter, OneProcessWithTheSharedWindowHoldsTheRate) {
+// The most sends any one-second span holds (not only whole seconds): what a
+// provider counting sends over a sliding window would see.
+long long busiest_second(const std::vector<Clock::time_point>& sends) {
+  long long most = 0;
+  size_t first = 0;
+  for (size_t last = 0; last < sends.size(); ++last) {
+    while (sends[last] - sends[first] >= std::chrono::seconds(1)) ++first;
+    most = std::max<long long>(most, static_cast<long long>(last - first + 1));
+  }
+  return most;
+}
+
+TEST(Limiter, OneProcessWithTheSharedBucketHoldsTheRate) {
   Clock::time_point now = kStart;
-  FakeWindow window(now);
+  FakeShared window(now);
   Limiter limiter(&window);
   long long sent = 0;
   for (; now < kStart + std::chrono::seconds(10); now += milliseconds(1)) {
@@ -128,24 +145,29 @@ TEST(Limiter, OneProcessWithTheSharedWindowHoldsTheRate) {
   EXPECT_LE(sent, 800 * 105 / 100);
 }
 
-TEST(Limiter, ThreeProcessesSharingTheWindowHoldTheRateTogether) {
+TEST(Limiter, ThreeProcessesSharingTheBucketHoldTheRateTogether) {
   Clock::time_point now = kStart;
-  FakeWindow window(now);
-  Limiter first(&window);
-  Limiter second(&window);
-  Limiter third(&window);
-  long long sent = 0;
+  FakeShared shared(now);
+  Limiter first(&shared);
+  Limiter second(&shared);
+  Limiter third(&shared);
+  std::vector<Clock::time_point> sends;
   for (; now < kStart + std::chrono::seconds(10); now += milliseconds(1)) {
-    for (Limiter* limiter : {&first, &second, &third}) sent += limiter->acquire("whatsapp:+15550001", 80, 1000, now);
+    for (Limiter* limiter : {&first, &second, &third}) {
+      for (long long n = limiter->acquire("whatsapp:+15550001", 80, 1000, now); n > 0; --n) sends.push_back(now);
+    }
   }
-  // Each process alone would send 800: together they still send 800.
+  // Each process alone would send 800: together they still send 800, and
+  // no one-second span anywhere holds more than 5% over the rate.
+  const auto sent = static_cast<long long>(sends.size());
   EXPECT_GE(sent, 800 * 95 / 100);
   EXPECT_LE(sent, 800 * 105 / 100);
+  EXPECT_LE(busiest_second(sends), 84);
 }
 
 TEST(Limiter, SendersAreLimitedEachOnItsOwn) {
   Clock::time_point now = kStart;
-  FakeWindow window(now);
+  FakeShared window(now);
   Limiter limiter(&window);
   long long a = 0;
   long long b = 0;
@@ -157,28 +179,31 @@ TEST(Limiter, SendersAreLimitedEachOnItsOwn) {
   EXPECT_NEAR(static_cast<double>(b), 200, 10);
 }
 
-TEST(Limiter, ASpentWindowBlocksUntilItsSecondEnds) {
+TEST(Limiter, AnEmptySharedBucketBlocksUntilTheNextSendFits) {
   Clock::time_point now = kStart;
-  FakeWindow window(now);
-  Limiter other(&window);
-  Limiter limiter(&window);
-  // Another process spent this second's whole allowance.
-  for (; now < kStart + milliseconds(990); now += milliseconds(1)) other.acquire("k", 10, 100, now);
-  now = kStart + milliseconds(995);
+  FakeShared shared(now);
+  Limiter other(&shared);
+  Limiter limiter(&shared);
+  // Another process keeps the shared bucket empty (10 per second).
+  for (; now < kStart + milliseconds(950); now += milliseconds(1)) other.acquire("k", 10, 100, now);
   EXPECT_EQ(limiter.acquire("k", 10, 1, now), 0);
-  const int calls = window.calls();
-  // Blocked until the window ends: no more round trips to Redis meanwhile.
-  EXPECT_EQ(limiter.acquire("k", 10, 1, now + milliseconds(2)), 0);
-  EXPECT_EQ(window.calls(), calls);
-  EXPECT_EQ(limiter.next_time("k", now), kStart + std::chrono::seconds(1));
-  now = kStart + std::chrono::seconds(1);
+  const int calls = shared.calls();
+  // Blocked until the next send fits: no round trips to Redis meanwhile.
+  now += milliseconds(2);
+  EXPECT_EQ(limiter.acquire("k", 10, 1, now), 0);
+  EXPECT_EQ(shared.calls(), calls);
+  const Clock::time_point next = limiter.next_time("k", now);
+  EXPECT_GT(next, now);
+  EXPECT_LE(next, now + milliseconds(100));
+  EXPECT_EQ(limiter.acquire("k", 10, 1, next - milliseconds(1)), 0);
+  now = next;  // the shared bucket's clock too
   EXPECT_EQ(limiter.acquire("k", 10, 1, now), 1);
 }
 
-TEST(Limiter, WithoutTheSharedWindowEachProcessKeepsItsOwnLimit) {
+TEST(Limiter, WithoutTheSharedBucketEachProcessKeepsItsOwnLimit) {
   test::LogCapture logs;
   Clock::time_point now = kStart;
-  FakeWindow window(now);
+  FakeShared window(now);
   window.fail(true);
   Limiter limiter(&window);
   long long sent = 0;
@@ -190,8 +215,8 @@ TEST(Limiter, WithoutTheSharedWindowEachProcessKeepsItsOwnLimit) {
   // Said once (a minute apart at most), not once per send.
   const std::string text = logs.text();
   size_t count = 0;
-  for (size_t at = text.find("rate_window_unavailable"); at != std::string::npos;
-       at = text.find("rate_window_unavailable", at + 1)) {
+  for (size_t at = text.find("rate_bucket_unavailable"); at != std::string::npos;
+       at = text.find("rate_bucket_unavailable", at + 1)) {
     ++count;
   }
   EXPECT_EQ(count, 1U);

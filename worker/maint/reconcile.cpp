@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "wagate/config.hpp"
+#include "wagate/crypto.hpp"
 #include "wagate/error.hpp"
 #include "wagate/json.hpp"
 #include "wagate/log.hpp"
@@ -45,6 +46,7 @@ constexpr std::string_view kLookAgainLater =
 // not touched.
 constexpr std::string_view kSendAgain =
     "UPDATE messages SET status = 'retrying', status_rank = wagate_status_rank('retrying'), next_attempt_at = now(), "
+    "requeued_at = NULL, "
     "last_error = $5 "
     "WHERE tenant_id = $1 AND created_at = $2 AND id = $3 AND attempts = $4 AND status = 'unknown' "
     "AND message_sid IS NULL";
@@ -190,7 +192,9 @@ ReconcileStats reconcile(pg::Connection& db, const config::Config& config, int l
   const std::string window_text = std::to_string(config.integer("reconcile_window_minutes"));
   const pg::Result due = db.exec(kDueUnknown, {limit_text, window_text});
   if (due.rows() == 0) return stats;
-  const Secret& master_key = config.secret("master_key_file");
+  const Secret& master_file = config.secret("master_key_file");
+  if (master_file.empty()) throw ConfigError("master_key_file is not set: tenant credentials cannot be opened");
+  const Secret master_key = crypto::master_key_from(master_file.reveal());
   const long long max_attempts = config.integer("send_max_attempts");
   std::map<long long, std::shared_ptr<const tenants::Tenant>> tenant_cache;
 

@@ -28,14 +28,14 @@ const std::string kLoad = std::string(
 // request that follows it leaves.
 const std::string kClaim = std::string(
     "UPDATE messages m SET status = 'dispatching', status_rank = wagate_status_rank('dispatching'), "
-    "attempts = m.attempts + 1, last_attempt_at = now() "
+    "attempts = m.attempts + 1, last_attempt_at = now(), requeued_at = NULL "
     "FROM jsonb_to_recordset($1::jsonb) ") + std::string(kKeysType) + " "
     "WHERE m.tenant_id = k.tenant_id AND m.created_at = k.created_at AND m.id = k.id "
     "AND m.status IN ('accepted', 'retrying') AND m.message_sid IS NULL AND m.direction = 'outbound' "
     "RETURNING m.id, m.attempts";
 
 const std::string kDefer =
-    "UPDATE messages m SET next_attempt_at = now() + make_interval(secs => k.delay_ms / 1000.0) "
+    "UPDATE messages m SET next_attempt_at = now() + make_interval(secs => k.delay_ms / 1000.0), requeued_at = NULL "
     "FROM jsonb_to_recordset($1::jsonb) AS k(tenant_id bigint, created_at timestamptz, id uuid, delay_ms bigint) "
     "WHERE m.tenant_id = k.tenant_id AND m.created_at = k.created_at AND m.id = k.id "
     "AND m.status IN ('accepted', 'retrying') AND m.message_sid IS NULL";
@@ -43,8 +43,8 @@ const std::string kDefer =
 const std::string kRecord = "SELECT ord, result FROM wagate_record_send_results($1::jsonb) ORDER BY ord";
 
 // SKIP LOCKED: several senders sweep at once without taking the same rows.
-// The 30 s push keeps a row from being queued again every second while its
-// entry waits in the stream; if the entry was lost, it comes back then.
+// requeued_at keeps a row from being queued again every second while its
+// entry waits in the stream; if the entry was lost, it comes back after 30 s.
 // An 'accepted' row without next_attempt_at is due 10 s after it was
 // created (the grace the API gives its own enqueue).
 const std::string kTakeDue =
@@ -53,8 +53,9 @@ const std::string kTakeDue =
     " WHERE status IN ('accepted', 'retrying') AND message_sid IS NULL AND direction = 'outbound'"
     " AND (next_attempt_at <= now()"
     "      OR (next_attempt_at IS NULL AND status = 'accepted' AND created_at < now() - interval '10 seconds'))"
+    " AND (requeued_at IS NULL OR requeued_at < now() - interval '30 seconds')"
     " ORDER BY next_attempt_at NULLS FIRST LIMIT $1 FOR UPDATE SKIP LOCKED) "
-    "UPDATE messages m SET next_attempt_at = now() + interval '30 seconds' FROM due "
+    "UPDATE messages m SET requeued_at = now() FROM due "
     "WHERE m.tenant_id = due.tenant_id AND m.created_at = due.created_at AND m.id = due.id "
     "RETURNING m.tenant_id, m.created_at, m.id, m.priority";
 

@@ -82,8 +82,8 @@ class SendStore {
   std::vector<std::string> record(const std::vector<SendRecord>& records);
 
   // Messages that are due ('accepted' or 'retrying', next_attempt_at passed,
-  // or 'accepted' with none after a grace) and that no other sweeper holds:
-  // their next_attempt_at moves 30 s on and they are returned to be queued.
+  // or 'accepted' with none after a grace), not queued again in the last
+  // 30 s, and that no other sweeper holds: marked requeued and returned.
   std::vector<DueMessage> take_due(int limit);
 
   // The tenant through the directory, on this connection.

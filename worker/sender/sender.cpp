@@ -6,6 +6,7 @@
 #include <cmath>
 #include <thread>
 
+#include "wagate/crypto.hpp"
 #include "wagate/error.hpp"
 #include "wagate/log.hpp"
 #include "wagate/pg.hpp"
@@ -21,6 +22,9 @@ constexpr int kReadBatch = 200;
 // would wait longer goes back to Postgres (deferred) so that one busy sender
 // number never holds up the others in the stream behind it.
 constexpr double kMaxLocalWaitSeconds = 2.0;
+// How much earlier than its turn a deferred message is due again: the
+// sweeper's period plus the time to read it back.
+constexpr double kDeferLeadSeconds = 1.5;
 // Entries another consumer holds unacknowledged this long are taken over:
 // it crashed or lost Redis. Longer than any local wait above.
 constexpr milliseconds kReclaimIdle{30000};
@@ -94,11 +98,13 @@ Sender::Sender(config::Holder& holder, const std::atomic<int>& stop_requests)
       stop_requests_(stop_requests),
       config_(holder.current()),
       settings_(Settings::from(*config_)),
-      master_key_(config_->secret("master_key_file")),
+      master_key_(config_->secret("master_key_file").empty()
+                      ? Secret()
+                      : crypto::master_key_from(config_->secret("master_key_file").reveal())),
       queue_(config_->str("redis_url"), consumer_name()),
       store_(config_->str("pg_dsn")),
-      window_(queue_.client()),
-      limiter_(&window_),
+      shared_bucket_(queue_.client()),
+      limiter_(&shared_bucket_),
       multi_(transport_options(settings_), settings_.max_in_flight) {
   if (master_key_.empty()) throw ConfigError("master_key_file is not set: tenant credentials cannot be opened");
 }
@@ -281,10 +287,13 @@ void Sender::accept(std::vector<send_queue::Entry> entries, Clock::time_point no
     const auto cap = static_cast<size_t>(std::max(1.0, std::ceil(item.mps * kMaxLocalWaitSeconds)));
     if (!item.sender_key.empty() && queue.waiting.size() >= cap) {
       // Its sender has more waiting than it can send in a while: back to
-      // Postgres, due when its turn should come, one slot after another.
+      // Postgres, due when its turn should come, one slot after another,
+      // and a little early so that the sweeper (once a second) has it back
+      // here before the messages waiting now are all sent.
       const auto slot = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / item.mps));
-      const Clock::time_point earliest = now + std::chrono::duration_cast<Clock::duration>(
-                                                   std::chrono::duration<double>(kMaxLocalWaitSeconds));
+      const double drained_in = static_cast<double>(queue.waiting.size()) / item.mps - kDeferLeadSeconds;
+      const Clock::time_point earliest =
+          now + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(std::max(0.0, drained_in)));
       queue.defer_horizon = std::max(queue.defer_horizon, earliest) + slot;
       deferred.emplace_back(item.key, std::chrono::duration_cast<milliseconds>(queue.defer_horizon - now));
       skipped.push_back(std::move(item.entry));
@@ -529,6 +538,8 @@ void Sender::sweep(Clock::time_point now) {
     return;
   }
   if (due.empty()) return;
+  // A full batch means more are due: sweep again on the next turn.
+  if (due.size() == static_cast<size_t>(kSweepBatch)) next_sweep_ = now;
   size_t queued = 0;
   try {
     for (const DueMessage& message : due) {
@@ -537,7 +548,7 @@ void Sender::sweep(Clock::time_point now) {
       ++queued;
     }
   } catch (const RedisError& e) {
-    // The rest come due again in 30 s.
+    // The rest are queued again in 30 s.
     note_redis_error(e, now);
   }
   log::info("send_requeued").kv("count", queued).kv("due", due.size());
@@ -621,29 +632,24 @@ int Sender::run() {
       std::this_thread::sleep_for(milliseconds(100));
       continue;
     }
-    // With nothing in flight the read itself is the loop's wait: up to
-    // 100 ms, less when a rate-limited sender gets its next token sooner.
-    milliseconds block{0};
-    if (in_flight_.empty()) {
-      block = milliseconds(100);
-      const bool db_up = now >= db_retry_at_;
-      if (db_up && !done_.empty()) block = milliseconds(0);
-      if (const auto at = next_rate_time(now); db_up && at) {
-        block = std::min(block, std::chrono::floor<milliseconds>(std::max(*at - now, Clock::duration::zero())));
-      }
-    }
-    read_queue(now, block);
+    // Idle, the blocking read is the loop's wait. Busy, reads do not block:
+    // transfers (curl's poll) or the next rate token (a sleep) set the pace.
+    // Redis checks a blocked read's timeout only about every 100 ms, too
+    // coarse to wait for a token with.
+    const bool idle = in_flight_.empty() && waiting_count() == 0 && done_.empty();
+    read_queue(now, idle ? milliseconds(100) : milliseconds(0));
     now = Clock::now();
     dispatch(now);
+    milliseconds wait = in_flight_.size() >= static_cast<size_t>(settings_.max_in_flight) ? milliseconds(50)
+                                                                                         : milliseconds(10);
+    if (const auto at = next_rate_time(now); at && now >= db_retry_at_) {
+      wait = std::min(wait, std::chrono::ceil<milliseconds>(std::max(*at - now, Clock::duration::zero())));
+    }
     if (!in_flight_.empty()) {
-      // Wakes at once on network activity; otherwise comes back soon enough
-      // to read new entries and to serve rate-limited senders on time.
-      milliseconds wait = in_flight_.size() >= static_cast<size_t>(settings_.max_in_flight) ? milliseconds(50)
-                                                                                             : milliseconds(10);
-      if (const auto at = next_rate_time(now); at && *at > now) {
-        wait = std::min(wait, std::chrono::ceil<milliseconds>(*at - now));
-      }
+      // Wakes at once on network activity.
       for (const auto& finished : multi_.poll(wait)) finish(finished.tag, finished.response);
+    } else if (!idle && wait.count() > 0 && (done_.empty() || now < db_retry_at_)) {
+      std::this_thread::sleep_for(wait);
     }
     now = Clock::now();
     flush(now);

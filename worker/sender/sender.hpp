@@ -110,7 +110,7 @@ class Sender {
   Queue queue_;
   SendStore store_;
   TenantDirectory tenants_;
-  rate::RedisWindow window_;
+  rate::RedisBucket shared_bucket_;
   rate::Limiter limiter_;
   twilio::Multi multi_;
   backoff::Policy retry_policy_;

@@ -1,4 +1,4 @@
-// rate_limiter.hpp — messages-per-second limits per WhatsApp sender: a local token bucket and a window shared through Redis.
+// rate_limiter.hpp — messages-per-second limits per WhatsApp sender: a local token bucket and one shared through Redis.
 #pragma once
 
 #include <chrono>
@@ -44,48 +44,50 @@ class TokenBucket {
 // so that any window of a few seconds stays within 5% of the rate.
 [[nodiscard]] double burst_for(double per_second);
 
-// Sends started per sender key and per second, counted where every sender
-// process sees them. Each calendar second (by the counter's own clock) has
-// `limit` sends to give out, first come first served.
-class SharedWindow {
+// A token bucket per sender key that every sender process draws from, kept
+// where they all see it. Same pace and burst as TokenBucket, but one for
+// all processes together.
+class SharedBucket {
  public:
-  SharedWindow() = default;
-  SharedWindow(const SharedWindow&) = delete;
-  SharedWindow& operator=(const SharedWindow&) = delete;
-  virtual ~SharedWindow() = default;
+  SharedBucket() = default;
+  SharedBucket(const SharedBucket&) = delete;
+  SharedBucket& operator=(const SharedBucket&) = delete;
+  virtual ~SharedBucket() = default;
 
   struct Grant {
-    long long granted = 0;                   // 0 .. wanted
-    std::chrono::milliseconds window_left{}; // until the current second ends
+    long long granted = 0;                  // 0 .. wanted
+    std::chrono::milliseconds retry_after{};  // when granted < wanted: until the next send fits
   };
-  // Takes up to `wanted` sends of this second's `limit` for `key`. Throws
-  // RedisError (or the implementation's error) when the counter is unreachable.
-  virtual Grant take(std::string_view key, long long wanted, long long limit) = 0;
+  // Takes up to `wanted` sends for `key` at `per_second` with `burst`.
+  // Throws RedisError (or the implementation's error) when unreachable.
+  virtual Grant take(std::string_view key, long long wanted, double per_second, double burst) = 0;
 };
 
-// The shared window in Redis: one counter key per sender and second
-// (wagate:rate:<sender>:<unix second>, expiring after two seconds), taken
-// and incremented atomically by a script that reads the second from the
-// Redis server's clock, so hosts with skewed clocks still share one window.
-class RedisWindow : public SharedWindow {
+// The shared bucket in Redis, as a generic cell rate algorithm: one key per
+// sender (wagate:rate:<sender>) holds the theoretical arrival time of its
+// next send, in microseconds of the Redis server's clock, so hosts with
+// skewed clocks still share one pace. A script reads and moves it
+// atomically; the key expires once the sender is idle.
+class RedisBucket : public SharedBucket {
  public:
-  explicit RedisWindow(redis::Client& redis) : redis_(redis) {}
-  Grant take(std::string_view key, long long wanted, long long limit) override;
+  explicit RedisBucket(redis::Client& redis) : redis_(redis) {}
+  Grant take(std::string_view key, long long wanted, double per_second, double burst) override;
 
  private:
   redis::Client& redis_;
 };
 
-// Per sender key: the local bucket spreads sends evenly through each second,
-// the shared window caps the sum over all processes. While the shared window
-// is unreachable each process falls back to its own bucket (logged once a
-// minute): sends go on, at up to the limit per process.
+// Per sender key: the local bucket paces this process (and saves a round
+// trip when it has no token), the shared bucket paces all processes
+// together. While the shared bucket is unreachable each process falls back
+// to its own (logged once a minute): sends go on, at up to the limit per
+// process.
 class Limiter {
  public:
-  explicit Limiter(SharedWindow* shared);  // nullptr: this process's buckets only
+  explicit Limiter(SharedBucket* shared);  // nullptr: this process's buckets only
 
   // Grants up to `wanted` sends for `key` now at `per_second`; what it
-  // returns is already counted, locally and in the shared window.
+  // returns is already counted, locally and in the shared bucket.
   long long acquire(std::string_view key, double per_second, long long wanted, Clock::time_point now);
   // The earliest time acquire() for `key` could grant a send again.
   [[nodiscard]] Clock::time_point next_time(std::string_view key, Clock::time_point now);
@@ -95,12 +97,12 @@ class Limiter {
  private:
   struct State {
     TokenBucket bucket;
-    Clock::time_point blocked_until;  // the shared window is spent until then
+    Clock::time_point blocked_until;  // the shared bucket is empty until then
     Clock::time_point last_used;
   };
   State& state_for(std::string_view key, double per_second, Clock::time_point now);
 
-  SharedWindow* shared_;
+  SharedBucket* shared_;
   std::map<std::string, State, std::less<>> states_;
   Clock::time_point last_warning_{};
 };

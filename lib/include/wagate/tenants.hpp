@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -57,7 +58,10 @@ std::optional<Tenant> load_by_id(pg::Connection& db, const Secret& master_key, l
 class Cache {
  public:
   explicit Cache(std::string snapshot_path = {}, std::chrono::milliseconds ttl = std::chrono::seconds(5));
-  std::shared_ptr<const Tenant> find(pg::Connection* db, const Secret& master_key, std::string_view account_sid);
+  // db is asked for a connection only on a cache miss; it may return null or
+  // throw DbError when Postgres is unreachable.
+  std::shared_ptr<const Tenant> find(const std::function<pg::Connection*()>& db, const Secret& master_key,
+                                     std::string_view account_sid);
   void clear();
 
  private:
