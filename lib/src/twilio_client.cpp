@@ -146,6 +146,10 @@ void configure(CURL* handle, const Request& request, const std::string& body, co
   ok = ok && curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, timeout_ms) == CURLE_OK;
   ok = ok && curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS, connect_ms) == CURLE_OK;
   ok = ok && curl_easy_setopt(handle, CURLOPT_TCP_KEEPALIVE, 1L) == CURLE_OK;
+  // A connection idle this long may be closed by the server just as a
+  // request is written on it, and libcurl would then send it again on a new
+  // one: see docs/sending.md, "Known limits".
+  ok = ok && curl_easy_setopt(handle, CURLOPT_MAXAGE_CONN, 30L) == CURLE_OK;
   ok = ok && curl_easy_setopt(handle, CURLOPT_USERAGENT, kUserAgent) == CURLE_OK;
   ok = ok && curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers) == CURLE_OK;
   ok = ok && curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, write_body) == CURLE_OK;

@@ -99,8 +99,15 @@ std::vector<std::string> taken_sids(pg::Connection& db, const std::vector<twilio
   return taken;
 }
 
-// Every listed message for the lookup, following next_page_uri. nullopt
-// when Twilio could not be asked or gave an answer that is not a list.
+// Every listed message for the lookup back to the send's time, following
+// next_page_uri. nullopt when Twilio could not be asked, gave an answer
+// that is not a list, or the pages ran out before reaching back that far
+// (the list then proves nothing).
+//
+// No DateSent filter: Twilio's DateSent matches only messages already sent,
+// and a message still in Twilio's queue (it holds them for hours under a
+// sender's rate limit) would look never created. The list is newest first,
+// so reading back by date_created finds queued messages too.
 std::optional<std::vector<twilio::MessageResource>> list_candidates(const config::Config& config,
                                                                     const twilio::Credentials& credentials,
                                                                     const twilio::LostSend& send,
@@ -114,12 +121,11 @@ std::optional<std::vector<twilio::MessageResource>> list_candidates(const config
   twilio::ListFilter filter;
   filter.to = send.to;
   filter.from = send.from;
-  filter.date_sent_after = send.not_before;
   filter.page_size = kPageSize;
-  std::optional<twilio::Request> request = twilio::list_messages(api_base, credentials, filter);
+  twilio::Request request = twilio::list_messages(api_base, credentials, filter);
   std::vector<twilio::MessageResource> listed;
-  for (int page = 0; page < kMaxPages && request; ++page) {
-    const twilio::Response response = twilio::perform(*request, options);
+  for (int page = 0; page < kMaxPages; ++page) {
+    const twilio::Response response = twilio::perform(request, options);
     if (response.curl_code != CURLE_OK) {
       problem = "transport: " + response.curl_error;
       return std::nullopt;
@@ -140,10 +146,16 @@ std::optional<std::vector<twilio::MessageResource>> list_candidates(const config
     }
     // Newest first: once a page reaches back before the send, later pages
     // hold only older messages.
-    if (older_than_send || parsed->next_page_uri.empty()) break;
-    request = twilio::next_page(api_base, credentials, parsed->next_page_uri);
+    if (older_than_send || parsed->next_page_uri.empty()) return listed;
+    auto next = twilio::next_page(api_base, credentials, parsed->next_page_uri);
+    if (!next) {
+      problem = "next_page_uri is not under this account";
+      return std::nullopt;
+    }
+    request = std::move(*next);
   }
-  return listed;
+  problem = "more than " + std::to_string(kMaxPages * kPageSize) + " messages since the send: the list is inconclusive";
+  return std::nullopt;
 }
 
 // Records the SID the way the sender does, and Twilio's current status as

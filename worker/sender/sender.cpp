@@ -182,14 +182,13 @@ std::vector<LoadedMessage> Sender::load(const std::vector<MessageKey>& keys, std
   try {
     return store_.load(keys);
   } catch (const pg::QueryError& e) {
-    // One malformed entry (a created_at Postgres cannot read) must not
-    // block the batch: load one by one and drop the ones refused.
-    if (!e.sqlstate().starts_with("22") || keys.size() == 1) {
-      if (keys.size() == 1 && e.sqlstate().starts_with("22")) {
-        bad[0] = true;
-        return {};
-      }
-      throw;
+    // One malformed entry (a created_at Postgres cannot read: SQLSTATE
+    // class 22) must not block the batch: load one by one and drop the
+    // ones refused.
+    if (!e.sqlstate().starts_with("22")) throw;
+    if (keys.size() == 1) {
+      bad[0] = true;
+      return {};
     }
   }
   std::vector<LoadedMessage> loaded;
@@ -239,6 +238,10 @@ void Sender::accept(std::vector<send_queue::Entry> entries, Clock::time_point no
     ack(std::move(skipped));
     return;
   }
+  // In the order read (high priority first, then by age), whatever order
+  // Postgres returned the rows in.
+  std::sort(loaded.begin(), loaded.end(),
+            [](const LoadedMessage& a, const LoadedMessage& b) { return a.input_index < b.input_index; });
   std::vector<bool> sendable(candidates.size(), false);
   std::vector<std::pair<MessageKey, milliseconds>> deferred;
   for (auto& message : loaded) {

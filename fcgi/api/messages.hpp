@@ -1,0 +1,90 @@
+// messages.hpp — reading messages: one by id or MessageSid with its status history, delivery status, the paginated list.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "wagate/context.hpp"
+#include "wagate/http.hpp"
+#include "wagate/json.hpp"
+
+namespace wagate::pg {
+class Result;
+}
+
+namespace wagate::api {
+
+inline constexpr int kDefaultListLimit = 50;
+inline constexpr int kMaxListLimit = 200;
+
+// What the {id} of /messages/{id} names: our uuid, or Twilio's MessageSid
+// ("SM" or "MM" and 32 hex digits).
+enum class MessageRef { Id, Sid, Invalid };
+[[nodiscard]] MessageRef classify_message_ref(std::string_view ref);
+[[nodiscard]] bool is_uuid(std::string_view text);
+[[nodiscard]] bool is_message_sid(std::string_view text);
+
+// A place in the newest-first list: the (created_at, id) of the last message
+// of a page. The next page holds the messages strictly before it in that
+// order, so rows inserted meanwhile (all newer) never shift a page.
+struct Cursor {
+  long long created_us = 0;  // created_at in microseconds since the Unix epoch (UTC)
+  std::string id;            // the message's uuid, lower-case canonical text
+  friend bool operator==(const Cursor&, const Cursor&) = default;
+};
+
+// Opaque to clients: base64url (no padding) of a version byte, created_us
+// (8 bytes, big-endian) and the uuid's 16 bytes.
+[[nodiscard]] std::string encode_cursor(const Cursor& cursor);
+// nullopt for anything encode_cursor did not make (bad base64url, length,
+// version, a time outside years 1970..9999, a malformed id).
+[[nodiscard]] std::optional<Cursor> decode_cursor(std::string_view text);
+
+// "2024-05-01 12:00:00.123456+00": microseconds since the epoch as a
+// timestamptz literal Postgres reads exactly, whatever the session TimeZone.
+[[nodiscard]] std::string timestamp_literal(long long micros);
+
+// An RFC 3339 time with its offset ("2024-05-01T12:00:00Z",
+// "2024-05-01T14:00:00.5+02:00") or a date ("2024-05-01", midnight UTC), as
+// a literal Postgres reads without consulting the session TimeZone; nullopt
+// when the text is not one or names a day that does not exist.
+[[nodiscard]] std::optional<std::string> parse_time(std::string_view text);
+
+// Percent-decodes a URL component. '+' stays '+' (a phone number's plus
+// written unencoded is the common case); nullopt on a malformed escape.
+[[nodiscard]] std::optional<std::string> percent_decode(std::string_view text);
+
+// GET /api/v1/whatsapp/messages query, checked. Throws ApiError 400
+// `invalid_parameter` naming the parameter (unknown, repeated, empty,
+// malformed, out of range), or `invalid_phone` for a phone that does not
+// normalise with the tenant's default country code.
+struct ListQuery {
+  std::optional<std::string> phone;  // E.164
+  std::vector<std::string> statuses;
+  std::optional<std::string> direction;  // "inbound" | "outbound"
+  std::optional<std::string> since;      // Postgres literals from parse_time
+  std::optional<std::string> until;
+  int limit = kDefaultListLimit;
+  std::optional<Cursor> cursor;
+};
+[[nodiscard]] ListQuery parse_list_query(std::string_view query, std::string_view default_country_code);
+
+// {"code", "message", "description", "cause", "action", "retryable",
+// "category"} for a message's error (see error_codes.hpp); JSON null when it
+// has neither code nor message. `message` is Twilio's own text when it gave
+// one, else the table's description.
+[[nodiscard]] json::Value error_object(std::optional<int> code, const std::optional<std::string>& message);
+
+// The routes (scope `read`). A message of another tenant is answered exactly
+// like one that does not exist: 404 `not_found`.
+//   GET /api/v1/whatsapp/messages/{id or MessageSid}: the message and its history
+//   GET /api/v1/whatsapp/delivery-status/{MessageSid}: status, timestamps and history
+//   GET /api/v1/whatsapp/messages?...: {"messages": [...], "next_cursor"}
+http::Response get_message(http::Request& request, Context& context);
+http::Response get_delivery_status(http::Request& request, Context& context);
+http::Response list_messages(http::Request& request, Context& context);
+
+}  // namespace wagate::api
