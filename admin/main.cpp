@@ -23,6 +23,7 @@ constexpr Command kCommands[] = {
     {"migrate", "apply pending SQL migrations in order; --status lists applied and pending ones", migrate_command},
     {"tenant", "add, list, set-token (rotation: the old token stays valid), drop-previous-token", tenant_command},
     {"key", "API keys: create (prints the key once), list, revoke", key_command},
+    {"retry", "send failed outbound messages again (retryable error codes only); --dry-run lists them", retry_command},
     {"help", "show this text", help_command},
 };
 

@@ -103,15 +103,20 @@ RequestHead rejected(RequestHead head, int status, std::string error) {
 }
 
 // Where the header block ends: the first blank line, CRLF or bare LF.
-// Returns {end of the head, start of the body}.
-std::optional<std::pair<size_t, size_t>> find_head_end(std::string_view buffer) {
+// found is false until a blank line has arrived. (Plain fields rather than
+// an optional: GCC 12 at -O2 misreads the optional as maybe-uninitialized.)
+struct HeadEnd {
+  bool found = false;
+  size_t head_size = 0;   // end of the head
+  size_t body_start = 0;  // start of the body
+};
+
+HeadEnd find_head_end(std::string_view buffer) {
   const size_t crlf = buffer.find("\r\n\r\n");
   const size_t lf = buffer.find("\n\n");
-  if (crlf == std::string_view::npos && lf == std::string_view::npos) return std::nullopt;
-  if (lf != std::string_view::npos && (crlf == std::string_view::npos || lf < crlf)) {
-    return std::pair{lf, lf + 2};
-  }
-  return std::pair{crlf, crlf + 4};
+  if (crlf == std::string_view::npos && lf == std::string_view::npos) return {};
+  if (lf != std::string_view::npos && (crlf == std::string_view::npos || lf < crlf)) return {true, lf, lf + 2};
+  return {true, crlf, crlf + 4};
 }
 
 int make_stop_pipe(int fds[2]) { return ::pipe2(fds, O_CLOEXEC | O_NONBLOCK); }
@@ -405,22 +410,24 @@ void HttpServer::serve(int fd, std::string remote_addr) {
     std::optional<SteadyClock::time_point> request_deadline;
     if (!buffer.empty()) request_deadline = SteadyClock::now() + limits_.request_timeout;
     const SteadyClock::time_point idle_deadline = SteadyClock::now() + limits_.idle_timeout;
-    std::optional<std::pair<size_t, size_t>> head_end = find_head_end(buffer);
+    HeadEnd head_end = find_head_end(buffer);
     size_t body_needed = 0;
+    size_t body_start = 0;
     RequestHead head;
     bool have_head = false;
 
     while (true) {
-      if (!have_head && head_end) {
-        head = parse_request_head(std::string_view(buffer).substr(0, head_end->first), limits_);
+      if (!have_head && head_end.found) {
+        head = parse_request_head(std::string_view(buffer).substr(0, head_end.head_size), limits_);
+        body_start = head_end.body_start;
         have_head = true;
         if (!head.ok()) break;
-        if (head.expect_continue && buffer.size() < head_end->second + head.content_length) {
+        if (head.expect_continue && buffer.size() < body_start + head.content_length) {
           write_all(fd, "HTTP/1.1 100 Continue\r\n\r\n");
         }
         body_needed = head.content_length;
       }
-      if (have_head && buffer.size() >= head_end->second + body_needed) break;
+      if (have_head && buffer.size() >= body_start + body_needed) break;
       if (!have_head && buffer.size() > limits_.max_head_bytes) break;
 
       const SteadyClock::time_point deadline = request_deadline.value_or(idle_deadline);
@@ -457,7 +464,7 @@ void HttpServer::serve(int fd, std::string remote_addr) {
       write_all(fd, serialize_response(protocol_error(head.error_status, head.error), false));
       break;
     }
-    if (buffer.size() < head_end->second + body_needed) {
+    if (buffer.size() < body_start + body_needed) {
       if (request_deadline && SteadyClock::now() >= *request_deadline) {
         write_all(fd, serialize_response(protocol_error(408, "request body not received in time"), false));
       }
@@ -465,9 +472,9 @@ void HttpServer::serve(int fd, std::string remote_addr) {
     }
 
     http::Request& request = head.request;
-    request.body = buffer.substr(head_end->second, body_needed);
+    request.body = buffer.substr(body_start, body_needed);
     request.remote_addr = remote_addr;
-    buffer.erase(0, head_end->second + body_needed);
+    buffer.erase(0, body_start + body_needed);
 
     Reply reply;
     try {

@@ -54,6 +54,10 @@ DECLARE
   v_sid text;
   v_index message_index%ROWTYPE;
 BEGIN
+  -- Serialised with callbacks of this SID (and with another recorder of it:
+  -- the sender and reconciliation can both hold it), so that the check
+  -- below sees every committed message_index row.
+  PERFORM wagate_lock_sid(p_sid);
   SELECT m.message_sid INTO v_sid FROM messages m
    WHERE m.tenant_id = p_tenant_id AND m.created_at = p_created_at AND m.id = p_id
    FOR UPDATE;
@@ -109,7 +113,15 @@ DECLARE
   v_attempt int;
   v_outcome text;
   v_count int;
+  v_sid text;
 BEGIN
+  -- The SID locks of the whole batch first, in one fixed order (the one the
+  -- callback path uses), so that this batch and a batch of callbacks can
+  -- never wait for each other in a circle.
+  FOR v_sid IN SELECT DISTINCT e->>'sid' FROM jsonb_array_elements(p_batch) e
+                WHERE e->>'outcome' = 'created' AND e->>'sid' IS NOT NULL ORDER BY 1 LOOP
+    PERFORM wagate_lock_sid(v_sid);
+  END LOOP;
   FOR r IN SELECT e.value AS v, e.ordinality::int AS i FROM jsonb_array_elements(p_batch) WITH ORDINALITY e LOOP
     v_tenant := (r.v->>'tenant_id')::bigint;
     v_created := (r.v->>'created_at')::timestamptz;
@@ -175,34 +187,43 @@ BEGIN
   RETURN v_count;
 END $$;
 
--- A callback that committed while the sender was recording its SID can miss
--- the message_index trigger (each transaction saw the other's row as not yet
--- there). Applies such events, in arrival order, to their messages. Returns
--- how many events it applied.
+-- A safety net: events whose SID is in message_index but that are still
+-- unapplied (a writer that did not take the SID lock, a restored backup).
+-- Applies them, in arrival order, to their messages; returns how many.
 CREATE FUNCTION wagate_apply_orphaned_events(p_limit int) RETURNS int
 LANGUAGE plpgsql AS $$
 DECLARE
   e record;
+  v_sids text[];
+  v_sid text;
   v_prev text;
   v_count int := 0;
 BEGIN
+  SELECT coalesce(array_agg(x.sid ORDER BY x.sid), '{}') INTO v_sids
+    FROM (SELECT DISTINCT s.message_sid AS sid
+            FROM status_events s
+            JOIN message_index i ON i.message_sid = s.message_sid AND i.tenant_id = s.tenant_id
+           WHERE NOT s.applied
+             -- Older unapplied events are callbacks for messages wagate never
+             -- sent; they need not be scanned again and again.
+             AND s.received_at > now() - interval '1 day'
+           ORDER BY 1 LIMIT p_limit) x;
+  -- The SID locks first, in the callback path's order.
+  FOREACH v_sid IN ARRAY v_sids LOOP
+    PERFORM wagate_lock_sid(v_sid);
+  END LOOP;
   FOR e IN SELECT s.event_id, s.status, s.error_code, s.error_message, s.received_at,
                   i.tenant_id, i.message_id, i.created_at
              FROM status_events s
              JOIN message_index i ON i.message_sid = s.message_sid AND i.tenant_id = s.tenant_id
-            WHERE NOT s.applied
-              -- The race lasts milliseconds; older unapplied events are callbacks
-              -- for messages wagate never sent, and need not be scanned again.
-              AND s.received_at > now() - interval '1 day'
-            ORDER BY s.received_at, s.event_id
-            LIMIT p_limit LOOP
+            WHERE NOT s.applied AND s.message_sid = ANY (v_sids)
+            ORDER BY s.received_at, s.event_id LOOP
     SELECT m.status INTO v_prev FROM messages m
      WHERE m.tenant_id = e.tenant_id AND m.created_at = e.created_at AND m.id = e.message_id
      FOR UPDATE;
     IF NOT FOUND THEN
       CONTINUE;
     END IF;
-    -- Re-check under the row lock: the trigger may have applied it meanwhile.
     UPDATE status_events SET applied = true, previous_status = v_prev
      WHERE event_id = e.event_id AND NOT applied;
     IF FOUND THEN

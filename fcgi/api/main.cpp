@@ -1,5 +1,9 @@
 // main.cpp — wagate-api: the application-facing API (health, send, messages, metrics).
+#include "delivery_metrics.hpp"
 #include "health.hpp"
+#include "messages.hpp"
+#include "phone_metrics.hpp"
+#include "prometheus.hpp"
 #include "send.hpp"
 #include "wagate/fcgi_server.hpp"
 
@@ -7,7 +11,13 @@ int main(int argc, char** argv) {
   using wagate::http::Router;
   Router router;
   router.add("GET", "/api/v1/health", wagate::api::health);
+  router.add("GET", "/metrics", wagate::api::prometheus);  // the local-only metrics listener
   router.add("POST", "/api/v1/whatsapp/send", wagate::api::send);
+  router.add("GET", "/api/v1/whatsapp/messages", wagate::api::list_messages);
+  router.add("GET", "/api/v1/whatsapp/messages/{id}", wagate::api::get_message);
+  router.add("GET", "/api/v1/whatsapp/delivery-status/{sid}", wagate::api::get_delivery_status);
+  router.add("GET", "/api/v1/whatsapp/phones/{e164}/metrics", wagate::api::phone_metrics);
+  router.add("GET", "/api/v1/whatsapp/delivery-metrics", wagate::api::delivery_metrics);
   wagate::fcgi::ServerOptions options;
   options.name = "wagate-api";
   return wagate::fcgi::run_process(argc, argv, options, router);

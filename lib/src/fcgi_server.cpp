@@ -16,6 +16,7 @@
 
 #include "wagate/error.hpp"
 #include "wagate/log.hpp"
+#include "wagate/metrics.hpp"
 
 namespace wagate::fcgi {
 namespace {
@@ -146,6 +147,7 @@ http::Response handle(const http::Router& router, http::Request& request, Contex
     response = http::Response::error(500, "internal_error", "internal error; the request id identifies it in the logs");
   }
   const double dur_ms = ms_since(start);
+  metrics::count_http_request(request.route, response.status, dur_ms / 1000);
   if (response.status >= 500) {
     log::error("request").kv("req_id", request.request_id).kv("method", request.method).kv("path", request.path)
         .kv("status", response.status).kv("dur_ms", dur_ms).kv("error", failure);
@@ -213,6 +215,7 @@ int serve(const ServerOptions& options, config::Holder& holder, const http::Rout
   }
   const int threads = options.threads > 0 ? options.threads
                                           : static_cast<int>(holder.current()->integer("request_threads"));
+  const metrics::Publisher publisher(options.name, holder.current()->str("metrics_dir"));
   log::info("started").kv("process", options.name).kv("threads", threads);
 
   // SIGUSR1 only interrupts a blocked accept(): no SA_RESTART, no action.

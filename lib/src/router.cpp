@@ -22,7 +22,7 @@ std::vector<std::string_view> split_path(std::string_view path) {
 }  // namespace
 
 Router& Router::add(std::string method, std::string pattern, Handler handler) {
-  Route route{std::move(method), {}, std::move(handler)};
+  Route route{std::move(method), pattern, {}, std::move(handler)};
   for (const auto part : split_path(pattern)) route.segments.emplace_back(part);
   routes_.push_back(std::move(route));
   return *this;
@@ -55,6 +55,7 @@ Response Router::dispatch(Request& request, Context& context) const {
     if (!match(route, request.path, nullptr)) continue;
     if (route.method == request.method || (request.method == "HEAD" && route.method == "GET")) {
       match(route, request.path, &request);
+      request.route = route.pattern;
       return route.handler(request, context);
     }
     if (allow.find(route.method) == std::string::npos) {

@@ -9,6 +9,7 @@
 #include "wagate/error.hpp"
 #include "wagate/json.hpp"
 #include "wagate/log.hpp"
+#include "wagate/metrics.hpp"
 #include "wagate/pg.hpp"
 
 namespace wagate::store {
@@ -92,7 +93,9 @@ Outcome StatusWriter::store(std::string record) {
     queue_.push_back(&job);
   }
   wake_.notify_one();
-  return done.get();
+  const Outcome outcome = done.get();
+  metrics::count_status_callback(job.record, outcome_name(outcome));
+  return outcome;
 }
 
 void StatusWriter::run() {
@@ -138,6 +141,7 @@ void StatusWriter::commit(pg::Connection*& conn, std::unique_ptr<pg::Connection>
     payloads.reserve(batch.size());
     for (const Job* job : batch) payloads.push_back(job->record);
     spool_.append_batch(payloads);
+    metrics::count_spool_append("status", payloads.size());
   } catch (const Error& e) {
     log::error("spool_append_failed").kv("records", static_cast<long long>(batch.size())).kv("error", e.what());
     outcome = Outcome::Lost;

@@ -4,6 +4,7 @@
 #include "wagate/crypto.hpp"
 #include "wagate/error.hpp"
 #include "wagate/log.hpp"
+#include "wagate/metrics.hpp"
 #include "wagate/pg.hpp"
 #include "wagate/signature.hpp"
 #include "wagate/text.hpp"
@@ -15,6 +16,7 @@ namespace {
                          const std::string& url, std::string_view account_sid = {}) {
   log::warning("webhook_rejected").kv("req_id", request.request_id).kv("path", request.path)
       .kv("reason", code).kv("account_sid", account_sid).kv("url", url).kv("status", status);
+  metrics::count_signature_failure(code);
   throw ApiError(status, code, message);
 }
 

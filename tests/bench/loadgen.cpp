@@ -45,6 +45,10 @@ struct Options {
   std::string sid_prefix = "SM";
   bool tls = false;
   std::string ca_file;
+  // "status" (signed status callbacks) or "send" (POST /api/v1/whatsapp/send
+  // with a Bearer key, a template so no session window is needed).
+  std::string kind = "status";
+  std::string api_key;
 };
 
 // One keep-alive connection, plain or TLS.
@@ -134,8 +138,17 @@ int Connection::connect_to(const Options& options) {
   return fd;
 }
 
+std::string build_send_request(const Options& options, const std::string& ref) {
+  const std::string body = R"({"to":"+12125550115","content_sid":"HX00000000000000000000000000000000",)"
+                           R"("content_variables":{"1":"bench"},"client_ref":")" + ref + "\"}";
+  return "POST /api/v1/whatsapp/send HTTP/1.1\r\nHost: " + options.host + ":" + std::to_string(options.port) +
+         "\r\nContent-Type: application/json\r\nAuthorization: Bearer " + options.api_key +
+         "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
 std::string build_request(const Options& options, const std::string& url, const std::string& sid,
                           const char* status) {
+  if (options.kind == "send") return build_send_request(options, sid);
   wagate::form::Params params;
   params.add("AccountSid", options.account_sid);
   params.add("ApiVersion", "2010-04-01");
@@ -219,6 +232,7 @@ int main(int argc, char** argv) {
     else if (flag == "--sid-prefix") options.sid_prefix = value;
     else if (flag == "--tls") options.tls = value == "1" || value == "true";
     else if (flag == "--ca-file") options.ca_file = value;
+    else if (flag == "--kind") options.kind = value;
     else {
       std::fprintf(stderr, "wagate-loadgen: unknown flag %s\n", flag.c_str());
       return 2;
@@ -230,12 +244,13 @@ int main(int argc, char** argv) {
   }
   if (options.port <= 0 || options.account_sid.empty() || token_file.empty()) {
     std::fprintf(stderr,
-                 "usage: wagate-loadgen --port P --account-sid AC... --token-file F [--connections 32] "
+                 "usage: wagate-loadgen --port P --account-sid AC... --token-file F [--kind status|send] [--connections 32] "
                  "[--duration 20] [--statuses-per-sid 3] [--path /api/v1/whatsapp/status] [--tls 1 --ca-file PEM]\n");
     return 2;
   }
   std::ifstream in(token_file);
   std::getline(in, options.token);
+  options.api_key = options.token;  // --kind send: the file holds the API key
   if (options.token.empty()) {
     std::fprintf(stderr, "wagate-loadgen: empty token file %s\n", token_file.c_str());
     return 2;
@@ -267,9 +282,13 @@ int main(int argc, char** argv) {
   std::sort(totals.latencies_ms.begin(), totals.latencies_ms.end());
   long long total = 0;
   for (const auto& [code, count] : totals.by_status) total += count;
+  const auto count_of = [&](int code) {
+    const auto it = totals.by_status.find(code);
+    return it == totals.by_status.end() ? 0LL : it->second;
+  };
   std::printf("{\"elapsed_s\": %.3f, \"requests\": %lld, \"ok\": %lld, \"errors\": %lld, \"rps\": %.1f, "
               "\"p50_ms\": %.3f, \"p90_ms\": %.3f, \"p99_ms\": %.3f, \"max_ms\": %.3f, \"by_status\": {",
-              elapsed, total, totals.by_status[200], totals.errors, static_cast<double>(total) / elapsed,
+              elapsed, total, count_of(200) + count_of(202), totals.errors, static_cast<double>(total) / elapsed,
               percentile(totals.latencies_ms, 0.50), percentile(totals.latencies_ms, 0.90),
               percentile(totals.latencies_ms, 0.99), totals.latencies_ms.empty() ? 0 : totals.latencies_ms.back());
   bool first = true;

@@ -14,9 +14,12 @@
 #include <vector>
 
 #include "reconcile.hpp"
+#include "retention_job.hpp"
+#include "rollup_job.hpp"
 #include "wagate/config.hpp"
 #include "wagate/error.hpp"
 #include "wagate/log.hpp"
+#include "wagate/metrics.hpp"
 #include "wagate/pg.hpp"
 
 namespace {
@@ -35,7 +38,10 @@ constexpr const char* kUsage =
     "  and exits (for tests and a systemd timer). Without --job, every job runs.\n"
     "jobs:\n"
     "  reconcile  every 30 s: sends whose outcome is unknown are looked up in Twilio's message list;\n"
-    "             claims left by a dead sender become unknown; callbacks that missed their SID are applied\n";
+    "             claims left by a dead sender become unknown; callbacks that missed their SID are applied\n"
+    "  rollup     every 5 s: the delivery-metrics rollup of the hours whose messages changed since its last run\n"
+    "  retention  every hour: months of messages older than retention_days archived (archive_dir) and dropped\n"
+    "             with their history; partitions made for the months ahead; expired idempotency keys deleted\n";
 
 struct Job {
   std::string_view name;
@@ -60,6 +66,36 @@ const std::vector<Job>& jobs() {
              .kv("resent", stats.resent)
              .kv("gave_up", stats.gave_up)
              .kv("pending", stats.pending);
+       }},
+      // "wagrol"; metrics queries read the changed hours from the messages
+      // until this run catches up, so its period only bounds their cost.
+      {"rollup", 131260231085932LL, std::chrono::seconds(5),
+       [](pg::Connection& db, const config::Config&) {
+         const maint::RollupStats stats = maint::rollup(db);
+         // Every 5 s: a run that found nothing to do is not worth a line.
+         (stats.hours > 0 ? log::info : log::debug)("job_done")
+             .kv("job", "rollup")
+             .kv("full", stats.full)
+             .kv("hours", stats.hours)
+             .kv("days", stats.days)
+             .kv("rows", stats.rows);
+       }},
+      // "wagret"; dropping a month is cheap, so hourly runs cost little and
+      // pick up a new boundary within the hour after midnight UTC.
+      {"retention", 131260231083380LL, std::chrono::hours(1),
+       [](pg::Connection& db, const config::Config& config) {
+         const maint::RetentionStats stats = maint::retention(db, config);
+         log::info("job_done")
+             .kv("job", "retention")
+             .kv("boundary", stats.boundary)
+             .kv("partitions_created", stats.partitions_created)
+             .kv("months_moved", stats.months_moved)
+             .kv("partitions_dropped", static_cast<long long>(stats.dropped.size()))
+             .kv("messages_dropped", stats.messages_dropped)
+             .kv("messages_archived", stats.messages_archived)
+             .kv("index_rows_deleted", stats.index_rows_deleted)
+             .kv("events_deleted", stats.events_deleted)
+             .kv("idempotency_keys_deleted", stats.idempotency_keys_deleted);
        }},
   };
   return kJobs;
@@ -160,6 +196,7 @@ int main(int argc, char** argv) {
 
   try {
     const CurlGlobal curl;
+    const metrics::Publisher publisher("wagate-maint", holder->current()->str("metrics_dir"));
     std::unique_ptr<pg::Connection> db;
     if (once) {
       bool ok = true;

@@ -12,6 +12,7 @@
 #include "wagate/config.hpp"
 #include "wagate/error.hpp"
 #include "wagate/log.hpp"
+#include "wagate/metrics.hpp"
 
 namespace {
 
@@ -67,6 +68,7 @@ int main(int argc, char** argv) {
   install_signal_handlers();
   try {
     const CurlGlobal curl;
+    const metrics::Publisher publisher("wagate-sender", holder->current()->str("metrics_dir"));
     sender::Sender sender(*holder, g_stop_requests);
     return sender.run();
   } catch (const std::exception& e) {

@@ -9,6 +9,7 @@
 #include "wagate/crypto.hpp"
 #include "wagate/error.hpp"
 #include "wagate/log.hpp"
+#include "wagate/metrics.hpp"
 #include "wagate/pg.hpp"
 
 namespace wagate::sender {
@@ -436,12 +437,14 @@ void Sender::finish_without_request(Waiting item, int attempt, twilio::Outcome o
   done.entry = std::move(item.entry);
   done.outcome = twilio::Outcome::Rejected;
   local_ids_.erase(item.key.id);
+  metrics::count_send(done.record.outcome);
   done_.push_back(std::move(done));
 }
 
 void Sender::finish(unsigned long long tag, const twilio::Response& response) {
   auto node = in_flight_.extract(tag);
   if (node.empty()) return;
+  metrics::observe_twilio_request(response.duration);
   complete(std::move(node.mapped()), response);
 }
 
@@ -485,6 +488,7 @@ void Sender::complete(InFlight flight, const twilio::Response& response) {
       break;
   }
   local_ids_.erase(flight.item.key.id);
+  metrics::count_send(done.record.outcome);
   done_.push_back(std::move(done));
 }
 

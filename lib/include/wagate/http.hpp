@@ -23,6 +23,7 @@ struct Request {
   std::string body;
   std::map<std::string, std::string, std::less<>> headers;      // lower-case names, '-' separated
   std::map<std::string, std::string, std::less<>> path_params;  // filled by the router
+  std::string_view route;  // the pattern of the route that matched (set by the router): a metrics label
 
   [[nodiscard]] std::optional<std::string_view> header(std::string_view lower_name) const;
   [[nodiscard]] std::string_view param(std::string_view name) const;  // path parameter or ""

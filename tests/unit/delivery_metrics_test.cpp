@@ -1,0 +1,316 @@
+// delivery_metrics_test.cpp — delivery metrics: parameter checks, ISO 8601 times, bucket and window math, nearest-rank percentiles.
+#include "api/delivery_metrics.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "test_context.hpp"
+#include "wagate/error.hpp"
+
+namespace wagate::api {
+namespace {
+
+// 2024-05-01T00:00:00Z
+constexpr long long kMay1 = 1714521600LL * kSecondMicros;
+constexpr long long kNow = kMay1 + 10 * kHourMicros + 17 * 60 * kSecondMicros + 123456;  // 10:17:00.123456
+
+struct Rejection {
+  int status = 0;
+  std::string code;
+  std::string field;
+  std::string message;
+};
+
+Rejection rejection(std::string_view query) {
+  try {
+    (void)parse_metrics_query(query, kNow);
+  } catch (const ApiError& e) {
+    return {e.status(), e.code(), e.field(), e.what()};
+  }
+  ADD_FAILURE() << "accepted: " << query;
+  return {};
+}
+
+void expect_invalid(std::string_view query, std::string_view field, std::string_view message_part = {}) {
+  const Rejection r = rejection(query);
+  EXPECT_EQ(r.status, 400) << query;
+  EXPECT_EQ(r.code, "invalid_parameter") << query;
+  EXPECT_EQ(r.field, field) << query << ": " << r.message;
+  if (!message_part.empty()) {
+    EXPECT_NE(r.message.find(message_part), std::string::npos) << r.message;
+  }
+}
+
+long long at(std::string_view text) {
+  const std::optional<long long> value = parse_instant(text);
+  EXPECT_TRUE(value.has_value()) << text;
+  return value.value_or(0);
+}
+
+// ---- parameters ----
+
+TEST(MetricsQuery, DefaultsToTheLastDayHourly) {
+  const MetricsQuery q = parse_metrics_query("", kNow);
+  EXPECT_EQ(q.to, kNow);
+  EXPECT_EQ(q.from, kNow - kDayMicros);
+  EXPECT_EQ(q.granularity, Granularity::Hour);
+  EXPECT_FALSE(q.sender.has_value());
+}
+
+TEST(MetricsQuery, FromAloneRunsToNowAndLongWindowsDefaultToDays) {
+  const MetricsQuery q = parse_metrics_query("from=2024-04-01", kNow);
+  EXPECT_EQ(q.from, at("2024-04-01T00:00:00Z"));
+  EXPECT_EQ(q.to, kNow);
+  EXPECT_EQ(q.granularity, Granularity::Day);
+  // Exactly two days still defaults to hours; a microsecond more does not.
+  EXPECT_EQ(parse_metrics_query("from=2024-04-29T10:17:00.123456Z", kNow).granularity, Granularity::Hour);
+  EXPECT_EQ(parse_metrics_query("from=2024-04-29T10:17:00.123455Z", kNow).granularity, Granularity::Day);
+}
+
+TEST(MetricsQuery, ExplicitWindowGranularityAndSender) {
+  const MetricsQuery q = parse_metrics_query(
+      "from=2024-04-01T00%3A00%3A00Z&to=2024-04-03T12:00:00%2B02:00&granularity=hour&sender=whatsapp%3A%2B14155238886",
+      kNow);
+  EXPECT_EQ(q.from, at("2024-04-01T00:00:00Z"));
+  EXPECT_EQ(q.to, at("2024-04-03T10:00:00Z"));
+  EXPECT_EQ(q.granularity, Granularity::Hour);
+  EXPECT_EQ(q.sender, "whatsapp:+14155238886");
+  // A bare number and a '+' sent unencoded (it arrives as a blank) both work.
+  EXPECT_EQ(parse_metrics_query("sender=%2B1 415 523 8886", kNow).sender, "whatsapp:+14155238886");
+  EXPECT_EQ(parse_metrics_query("to=2024-04-03T12:00:00+02:00", kNow).to, at("2024-04-03T10:00:00Z"));
+}
+
+TEST(MetricsQuery, EachBadParameterIsNamed) {
+  expect_invalid("form=2024-04-01", "form", "unknown parameter 'form'");
+  expect_invalid("from=2024-04-01&from=2024-04-02", "from", "more than once");
+  expect_invalid("from=", "from", "empty");
+  expect_invalid("from=yesterday", "from", "ISO 8601");
+  expect_invalid("to=2024-13-01", "to", "ISO 8601");
+  expect_invalid("from=2024-04-01T00:00:00Z&to=2024-04-01T00:00:00Z", "to", "must be after from");
+  expect_invalid("from=2024-05-02", "from", "must be after from");  // after now, to defaults to now
+  expect_invalid("from=2024-01-01&to=2024-04-01T00:00:01Z", "from", "longer than 90 days");
+  expect_invalid("to=2024-01-01&from=2023-01-01", "from", "longer than 90 days");
+  expect_invalid("granularity=week", "granularity", "hour or day");
+  expect_invalid("sender=4155238886", "sender");
+  expect_invalid("sender=whatsapp:%2B1555CALLNOW", "sender");
+  expect_invalid("from=%zz", "", "malformed");
+}
+
+TEST(MetricsQuery, NinetyDaysExactlyIsAllowed) {
+  const MetricsQuery q = parse_metrics_query("from=2024-01-01&to=2024-03-31", kNow);
+  EXPECT_EQ(q.to - q.from, kMaxMetricsSpan);
+}
+
+// ---- ISO 8601 ----
+
+TEST(Instant, FormsAndOffsets) {
+  EXPECT_EQ(at("2024-05-01"), kMay1);
+  EXPECT_EQ(at("2024-05-01T00:00Z"), kMay1);
+  EXPECT_EQ(at("2024-05-01t00:00:00z"), kMay1);
+  EXPECT_EQ(at("2024-05-01 10:17:00.123456"), kNow);  // no offset: UTC
+  EXPECT_EQ(at("2024-05-01T12:17:00.123456+02:00"), kNow);
+  EXPECT_EQ(at("2024-05-01T12:17:00.123456+0200"), kNow);
+  EXPECT_EQ(at("2024-05-01T12:17:00.123456+02"), kNow);
+  EXPECT_EQ(at("2024-05-01T05:47:00.123456-04:30"), kNow);
+  EXPECT_EQ(at("2024-05-01T00:00:00.5Z"), kMay1 + 500000);
+  EXPECT_EQ(at("2024-02-29T00:00:00Z"), kMay1 - 62 * kDayMicros);
+  EXPECT_EQ(at("1970-01-01T00:00:00Z"), 0);
+}
+
+TEST(Instant, Rejects) {
+  for (const char* bad : {"", "2024", "2024-5-01", "2023-02-29", "2024-04-31", "2024-05-01T24:00:00Z",
+                          "2024-05-01T10:60Z", "2024-05-01T10:00:61Z", "2024-05-01T10", "2024-05-01T10:00:00.Z",
+                          "2024-05-01T10:00:00.1234567Z", "2024-05-01T10:00:00ZZ", "2024-05-01T10:00:00+2",
+                          "2024-05-01T10:00:00+24:00", "1969-12-31T23:59:59Z", "2024-05-01X10:00:00Z",
+                          "2024-05-01T10:00:00 UTC"}) {
+    EXPECT_FALSE(parse_instant(bad).has_value()) << bad;
+  }
+}
+
+TEST(Instant, FormatRoundTrips) {
+  EXPECT_EQ(format_instant(kMay1), "2024-05-01T00:00:00Z");
+  EXPECT_EQ(format_instant(kNow), "2024-05-01T10:17:00.123456Z");
+  EXPECT_EQ(format_instant(0), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(format_instant(-1), "1969-12-31T23:59:59.999999Z");
+  for (const long long t : {kMay1 - 1, kNow, at("2000-02-29T23:59:59.999999Z"), at("9999-12-31T23:59:59Z")}) {
+    EXPECT_EQ(parse_instant(format_instant(t)), t) << format_instant(t);
+  }
+}
+
+// ---- buckets and windows ----
+
+TEST(Buckets, FloorIsAFloorForNegativeTimesToo) {
+  EXPECT_EQ(floor_to(kNow, kHourMicros), kMay1 + 10 * kHourMicros);
+  EXPECT_EQ(floor_to(kNow, kDayMicros), kMay1);
+  EXPECT_EQ(floor_to(-1, kHourMicros), -kHourMicros);
+  EXPECT_EQ(floor_to(-kHourMicros, kHourMicros), -kHourMicros);
+}
+
+TEST(Buckets, SeriesCutsAtUtcBoundariesWithPartialEnds) {
+  const long long from = kMay1 + 10 * kHourMicros + 30 * 60 * kSecondMicros;  // 10:30
+  const long long to = kMay1 + 13 * kHourMicros + 15 * 60 * kSecondMicros;    // 13:15
+  const std::vector<TimeRange> hours = series_buckets(from, to, Granularity::Hour);
+  ASSERT_EQ(hours.size(), 4U);
+  EXPECT_EQ(hours[0], (TimeRange{from, kMay1 + 11 * kHourMicros}));
+  EXPECT_EQ(hours[1], (TimeRange{kMay1 + 11 * kHourMicros, kMay1 + 12 * kHourMicros}));
+  EXPECT_EQ(hours[3], (TimeRange{kMay1 + 13 * kHourMicros, to}));
+
+  const std::vector<TimeRange> days = series_buckets(from, from + 2 * kDayMicros, Granularity::Day);
+  ASSERT_EQ(days.size(), 3U);
+  EXPECT_EQ(days[0], (TimeRange{from, kMay1 + kDayMicros}));
+  EXPECT_EQ(days[1], (TimeRange{kMay1 + kDayMicros, kMay1 + 2 * kDayMicros}));
+  EXPECT_EQ(days[2], (TimeRange{kMay1 + 2 * kDayMicros, from + 2 * kDayMicros}));
+
+  // Aligned: whole buckets only.
+  EXPECT_EQ(series_buckets(kMay1, kMay1 + kDayMicros, Granularity::Hour).size(), 24U);
+  EXPECT_EQ(series_buckets(kMay1, kMay1 + kDayMicros, Granularity::Day).size(), 1U);
+}
+
+TEST(Window, AlignedDaysComeFromTheDailyRollup) {
+  const WindowPlan plan = plan_window(kMay1, kMay1 + 3 * kDayMicros, {}, true);
+  EXPECT_TRUE(plan.raw.empty());
+  EXPECT_TRUE(plan.hours.empty());
+  EXPECT_EQ(plan.days, (std::vector<long long>{kMay1, kMay1 + kDayMicros, kMay1 + 2 * kDayMicros}));
+}
+
+TEST(Window, PartialHoursAreRawPartialDaysHourly) {
+  const long long from = kMay1 - 2 * kHourMicros - 1;  // 2024-04-30T21:59:59.999999
+  const long long to = kMay1 + kDayMicros + kHourMicros + 5;
+  const WindowPlan plan = plan_window(from, to, {}, true);
+  EXPECT_EQ(plan.raw, (std::vector<TimeRange>{{from, kMay1 - 2 * kHourMicros}, {kMay1 + kDayMicros + kHourMicros, to}}));
+  EXPECT_EQ(plan.hours, (std::vector<long long>{kMay1 - 2 * kHourMicros, kMay1 - kHourMicros, kMay1 + kDayMicros}));
+  EXPECT_EQ(plan.days, (std::vector<long long>{kMay1}));
+}
+
+TEST(Window, WithinOneHourEverythingIsRaw) {
+  const long long from = kMay1 + 10 * 60 * kSecondMicros;
+  const long long to = kMay1 + 50 * 60 * kSecondMicros;
+  const WindowPlan plan = plan_window(from, to, {}, true);
+  EXPECT_EQ(plan.raw, (std::vector<TimeRange>{{from, to}}));
+  EXPECT_TRUE(plan.hours.empty());
+  EXPECT_TRUE(plan.days.empty());
+  // Up to the next boundary: one raw range, nothing else.
+  EXPECT_EQ(plan_window(from, kMay1 + kHourMicros, {}, true).raw,
+            (std::vector<TimeRange>{{from, kMay1 + kHourMicros}}));
+}
+
+TEST(Window, ChangedHoursAreReadFromMessagesAndSplitTheirDay) {
+  const long long h = kHourMicros;
+  const std::set<long long> dirty = {kMay1 + kDayMicros + 5 * h, kMay1 + kDayMicros + 6 * h};
+  const WindowPlan plan = plan_window(kMay1, kMay1 + 3 * kDayMicros, dirty, true);
+  EXPECT_EQ(plan.days, (std::vector<long long>{kMay1, kMay1 + 2 * kDayMicros}));
+  EXPECT_EQ(plan.raw, (std::vector<TimeRange>{{kMay1 + kDayMicros + 5 * h, kMay1 + kDayMicros + 7 * h}}));
+  EXPECT_EQ(plan.hours.size(), 22U);
+  EXPECT_EQ(std::count(plan.hours.begin(), plan.hours.end(), kMay1 + kDayMicros + 5 * h), 0);
+  // A changed hour next to a partial edge merges into one raw range.
+  const WindowPlan edge = plan_window(kMay1 + 30 * 60 * kSecondMicros, kMay1 + 3 * h, {kMay1 + h}, true);
+  EXPECT_EQ(edge.raw, (std::vector<TimeRange>{{kMay1 + 30 * 60 * kSecondMicros, kMay1 + 2 * h}}));
+  EXPECT_EQ(edge.hours, (std::vector<long long>{kMay1 + 2 * h}));
+}
+
+TEST(Window, HourlyPlanNeverUsesDays) {
+  const WindowPlan plan = plan_window(kMay1, kMay1 + 2 * kDayMicros, {kMay1 + 3 * kHourMicros}, false);
+  EXPECT_TRUE(plan.days.empty());
+  EXPECT_EQ(plan.hours.size(), 47U);
+  EXPECT_EQ(plan.raw, (std::vector<TimeRange>{{kMay1 + 3 * kHourMicros, kMay1 + 4 * kHourMicros}}));
+}
+
+TEST(Window, EveryMicrosecondIsReadExactlyOnce) {
+  std::mt19937_64 random(7);
+  for (int round = 0; round < 300; ++round) {
+    const long long from = kMay1 + static_cast<long long>(random() % (5 * kDayMicros));
+    const long long to = from + 1 + static_cast<long long>(random() % (4 * kDayMicros));
+    std::set<long long> dirty;
+    for (int i = 0; i < 4; ++i) dirty.insert(floor_to(from + static_cast<long long>(random() % (to - from)), kHourMicros));
+    for (const bool use_days : {true, false}) {
+      const WindowPlan plan = plan_window(from, to, dirty, use_days);
+      std::vector<TimeRange> parts = plan.raw;
+      for (const long long hour : plan.hours) {
+        EXPECT_FALSE(dirty.contains(hour));
+        parts.push_back({hour, hour + kHourMicros});
+      }
+      for (const long long day : plan.days) parts.push_back({day, day + kDayMicros});
+      std::sort(parts.begin(), parts.end(), [](const TimeRange& a, const TimeRange& b) { return a.begin < b.begin; });
+      ASSERT_FALSE(parts.empty());
+      EXPECT_EQ(parts.front().begin, from);
+      EXPECT_EQ(parts.back().end, to);
+      for (size_t i = 1; i < parts.size(); ++i) EXPECT_EQ(parts[i - 1].end, parts[i].begin);
+    }
+  }
+}
+
+// ---- percentiles ----
+
+long long percentile_of(const std::vector<long long>& values, int p) {
+  std::map<long long, long long> counts;
+  for (const long long v : values) ++counts[v];
+  return value_at_rank(counts, nearest_rank(p, static_cast<long long>(values.size()))).value_or(-999);
+}
+
+TEST(Percentile, NearestRankOnSmallArrays) {
+  const std::vector<long long> five = {15, 20, 35, 40, 50};
+  EXPECT_EQ(percentile_of(five, 5), 15);
+  EXPECT_EQ(percentile_of(five, 30), 20);
+  EXPECT_EQ(percentile_of(five, 40), 20);
+  EXPECT_EQ(percentile_of(five, 50), 35);
+  EXPECT_EQ(percentile_of(five, 100), 50);
+  const std::vector<long long> ten = {3, 6, 7, 8, 8, 10, 13, 15, 16, 20};
+  EXPECT_EQ(percentile_of(ten, 25), 7);
+  EXPECT_EQ(percentile_of(ten, 50), 8);
+  EXPECT_EQ(percentile_of(ten, 75), 15);
+  EXPECT_EQ(percentile_of(ten, 90), 16);
+  EXPECT_EQ(percentile_of(ten, 99), 20);
+  EXPECT_EQ(percentile_of({42}, 1), 42);
+  EXPECT_EQ(percentile_of({42}, 99), 42);
+}
+
+TEST(Percentile, RanksAndOutOfRange) {
+  EXPECT_EQ(nearest_rank(50, 0), 0);
+  EXPECT_EQ(nearest_rank(50, 1), 1);
+  EXPECT_EQ(nearest_rank(50, 2), 1);
+  EXPECT_EQ(nearest_rank(50, 3), 2);
+  EXPECT_EQ(nearest_rank(99, 100), 99);
+  EXPECT_EQ(nearest_rank(99, 101), 100);
+  EXPECT_EQ(nearest_rank(0, 10), 1);
+  const std::map<long long, long long> counts = {{5, 2}, {9, 1}};
+  EXPECT_EQ(value_at_rank(counts, 2), 5);
+  EXPECT_EQ(value_at_rank(counts, 3), 9);
+  EXPECT_FALSE(value_at_rank(counts, 0).has_value());
+  EXPECT_FALSE(value_at_rank(counts, 4).has_value());
+}
+
+TEST(Percentile, EqualsTheSortedArrayDefinition) {
+  std::mt19937_64 random(11);
+  for (int round = 0; round < 200; ++round) {
+    std::vector<long long> values(1 + random() % 300);
+    for (long long& v : values) v = static_cast<long long>(random() % 50);  // many ties
+    std::vector<long long> sorted = values;
+    std::sort(sorted.begin(), sorted.end());
+    for (const int p : {1, 50, 90, 95, 99, 100}) {
+      const auto n = static_cast<long double>(sorted.size());
+      // ceil(p/100 * n) computed independently, in long double.
+      const auto rank = static_cast<size_t>(std::max<long double>(1, std::ceil(p * n / 100)));
+      EXPECT_EQ(percentile_of(values, p), sorted[rank - 1]) << "p" << p << " n=" << sorted.size();
+    }
+  }
+}
+
+// ---- the route ----
+
+TEST(DeliveryMetricsRoute, NeedsAKey) {
+  auto context = test::make_context();
+  http::Request request;
+  request.method = "GET";
+  request.path = "/api/v1/whatsapp/delivery-metrics";
+  const http::Response response = delivery_metrics(request, *context);
+  EXPECT_EQ(response.status, 401);
+  EXPECT_NE(response.body.find("unauthorized"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace wagate::api

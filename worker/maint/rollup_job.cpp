@@ -1,0 +1,210 @@
+// rollup_job.cpp — the rollup job: recomputes the delivery-metrics rollup of exactly the hours that changed.
+#include "rollup_job.hpp"
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "wagate/error.hpp"
+#include "wagate/pg.hpp"
+
+namespace wagate::maint {
+namespace {
+
+constexpr long long kHourSeconds = 3600;
+constexpr long long kDaySeconds = 24 * kHourSeconds;
+// Hours recomputed per statement: bounds the memory of one statement when a
+// first run rolls up a long history. Always whole days, so that a day is
+// summed once all of its changed hours are recomputed.
+constexpr size_t kChunkHours = 72;
+
+struct TenantHour {
+  long long tenant_id = 0;
+  long long hour = 0;  // seconds since the epoch, a multiple of kHourSeconds
+};
+
+// Both arrays of a list of (tenant, start) pairs, for unnest($1, $2).
+std::pair<std::string, std::string> arrays(const std::vector<TenantHour>& pairs) {
+  std::string tenants = "{";
+  std::string starts = "{";
+  for (const TenantHour& pair : pairs) {
+    if (tenants.size() > 1) {
+      tenants += ',';
+      starts += ',';
+    }
+    tenants += std::to_string(pair.tenant_id);
+    starts += std::to_string(pair.hour);
+  }
+  return {tenants + "}", starts + "}"};
+}
+
+// Hours whose rows the snapshot `previous` could not see, and hours of
+// deleted rows; with no previous run, every hour that has messages or
+// rollup rows.
+std::vector<TenantHour> changed_hours(pg::Connection& db, const std::optional<std::string>& previous) {
+  pg::Result rows = [&] {
+    if (!previous) {
+      return db.exec(
+          "SELECT tenant_id, extract(epoch FROM hour)::bigint FROM ("
+          "  SELECT DISTINCT tenant_id, date_trunc('hour', created_at, 'UTC') AS hour FROM messages"
+          "   WHERE direction = 'outbound'"
+          "  UNION SELECT tenant_id, period_start FROM delivery_rollup_counts WHERE period = 'hour'"
+          "  UNION SELECT tenant_id, period_start FROM delivery_rollup_times WHERE period = 'hour'"
+          "  UNION SELECT tenant_id, hour FROM metrics_dirty_hours) d"
+          " ORDER BY 1, 2");
+    }
+    // The xmin bound is what the index on metrics_xid answers; the
+    // visibility test then drops the rows the snapshot did see.
+    const std::string xmin = previous->substr(0, previous->find(':'));
+    return db.exec(
+        "SELECT tenant_id, extract(epoch FROM hour)::bigint FROM ("
+        "  SELECT DISTINCT tenant_id, date_trunc('hour', created_at, 'UTC') AS hour FROM messages"
+        "   WHERE direction = 'outbound' AND metrics_xid >= $1::xid8"
+        "     AND NOT pg_visible_in_snapshot(metrics_xid, $2::pg_snapshot)"
+        "  UNION SELECT tenant_id, hour FROM metrics_dirty_hours) d"
+        " ORDER BY 1, 2",
+        {xmin, *previous});
+  }();
+  std::vector<TenantHour> hours;
+  hours.reserve(static_cast<size_t>(rows.rows()));
+  for (int i = 0; i < rows.rows(); ++i) hours.push_back({rows.get_int(i, 0), rows.get_int(i, 1)});
+  return hours;
+}
+
+// Replaces the hourly rows of `hours` from the messages, then the daily
+// rows of their days from the hourly rows. Returns the rows written.
+long long recompute(pg::Connection& db, const std::vector<TenantHour>& hours, RollupStats& stats) {
+  std::vector<TenantHour> days;
+  for (const TenantHour& pair : hours) {
+    const long long day = pair.hour - pair.hour % kDaySeconds;
+    if (days.empty() || days.back().tenant_id != pair.tenant_id || days.back().hour != day) {
+      days.push_back({pair.tenant_id, day});
+    }
+  }
+  const auto [hour_tenants, hour_starts] = arrays(hours);
+  const auto [day_tenants, day_starts] = arrays(days);
+
+  db.exec(
+      "WITH d AS (SELECT tenant_id, to_timestamp(h) AS hour FROM unnest($1::bigint[], $2::bigint[]) AS d(tenant_id, h)),"
+      " c AS (DELETE FROM delivery_rollup_counts r USING d"
+      "        WHERE r.tenant_id = d.tenant_id AND r.period = 'hour' AND r.period_start = d.hour RETURNING 1),"
+      " t AS (DELETE FROM delivery_rollup_times r USING d"
+      "        WHERE r.tenant_id = d.tenant_id AND r.period = 'hour' AND r.period_start = d.hour RETURNING 1)"
+      " SELECT (SELECT count(*) FROM c), (SELECT count(*) FROM t)",
+      {hour_tenants, hour_starts});
+
+  // One pass over the messages of these hours feeds both tables. Each
+  // sender gets its rows, and the grouping set without the sender gives
+  // the all-senders rows ('*').
+  const pg::Result written = db.exec(
+      "WITH src AS MATERIALIZED ("
+      "  SELECT m.tenant_id, to_timestamp(d.h) AS hour, coalesce(m.from_addr, '') AS sender, m.status,"
+      "         coalesce(m.error_code, 0) AS error_code, m.delivery_ms"
+      "    FROM unnest($1::bigint[], $2::bigint[]) AS d(tenant_id, h)"
+      "    JOIN messages m ON m.tenant_id = d.tenant_id AND m.created_at >= to_timestamp(d.h)"
+      "     AND m.created_at < to_timestamp(d.h) + interval '1 hour'"
+      "   WHERE m.direction = 'outbound'),"
+      " c AS (INSERT INTO delivery_rollup_counts (tenant_id, period, period_start, sender, status, error_code,"
+      "                                           messages, timed, delivery_ms_sum)"
+      "       SELECT tenant_id, 'hour', hour, CASE WHEN grouping(sender) = 1 THEN '*' ELSE sender END, status,"
+      "              error_code, count(*), count(delivery_ms), coalesce(sum(delivery_ms), 0)"
+      "         FROM src"
+      "        GROUP BY GROUPING SETS ((tenant_id, hour, status, error_code, sender),"
+      "                                (tenant_id, hour, status, error_code))"
+      "       RETURNING 1),"
+      " t AS (INSERT INTO delivery_rollup_times (tenant_id, period, period_start, sender, bucket, messages,"
+      "                                          delivery_ms, counts)"
+      "       SELECT tenant_id, 'hour', hour, sender, wagate_delivery_time_bucket(ms), sum(n),"
+      "              array_agg(ms ORDER BY ms), array_agg(n ORDER BY ms)"
+      "         FROM (SELECT tenant_id, hour, CASE WHEN grouping(sender) = 1 THEN '*' ELSE sender END AS sender,"
+      "                      delivery_ms AS ms, count(*) AS n"
+      "                 FROM src WHERE delivery_ms IS NOT NULL"
+      "                GROUP BY GROUPING SETS ((tenant_id, hour, sender, delivery_ms),"
+      "                                        (tenant_id, hour, delivery_ms))) v"
+      "        GROUP BY tenant_id, hour, sender, wagate_delivery_time_bucket(ms)"
+      "       RETURNING 1)"
+      " SELECT (SELECT count(*) FROM c) + (SELECT count(*) FROM t)",
+      {hour_tenants, hour_starts});
+  long long rows = written.get_int(0, 0);
+
+  db.exec(
+      "WITH d AS (SELECT tenant_id, to_timestamp(s) AS day FROM unnest($1::bigint[], $2::bigint[]) AS d(tenant_id, s)),"
+      " c AS (DELETE FROM delivery_rollup_counts r USING d"
+      "        WHERE r.tenant_id = d.tenant_id AND r.period = 'day' AND r.period_start = d.day RETURNING 1),"
+      " t AS (DELETE FROM delivery_rollup_times r USING d"
+      "        WHERE r.tenant_id = d.tenant_id AND r.period = 'day' AND r.period_start = d.day RETURNING 1)"
+      " SELECT (SELECT count(*) FROM c), (SELECT count(*) FROM t)",
+      {day_tenants, day_starts});
+
+  // A day is the sum of its 24 hours (UTC: '24 hours', never '1 day',
+  // which would follow the session's daylight-saving changes).
+  const pg::Result daily = db.exec(
+      "WITH d AS (SELECT tenant_id, to_timestamp(s) AS day FROM unnest($1::bigint[], $2::bigint[]) AS d(tenant_id, s)),"
+      " c AS (INSERT INTO delivery_rollup_counts (tenant_id, period, period_start, sender, status, error_code,"
+      "                                           messages, timed, delivery_ms_sum)"
+      "       SELECT r.tenant_id, 'day', d.day, r.sender, r.status, r.error_code, sum(r.messages), sum(r.timed),"
+      "              sum(r.delivery_ms_sum)"
+      "         FROM d JOIN delivery_rollup_counts r ON r.tenant_id = d.tenant_id AND r.period = 'hour'"
+      "          AND r.period_start >= d.day AND r.period_start < d.day + interval '24 hours'"
+      "        GROUP BY r.tenant_id, d.day, r.sender, r.status, r.error_code"
+      "       RETURNING 1),"
+      " t AS (INSERT INTO delivery_rollup_times (tenant_id, period, period_start, sender, bucket, messages,"
+      "                                          delivery_ms, counts)"
+      "       SELECT tenant_id, 'day', day, sender, bucket, sum(n), array_agg(ms ORDER BY ms),"
+      "              array_agg(n ORDER BY ms)"
+      "         FROM (SELECT r.tenant_id, d.day, r.sender, r.bucket, v.ms, sum(v.n)::bigint AS n"
+      "                 FROM d JOIN delivery_rollup_times r ON r.tenant_id = d.tenant_id AND r.period = 'hour'"
+      "                  AND r.period_start >= d.day AND r.period_start < d.day + interval '24 hours',"
+      "                      unnest(r.delivery_ms, r.counts) AS v(ms, n)"
+      "                GROUP BY 1, 2, 3, 4, 5) x"
+      "        GROUP BY tenant_id, day, sender, bucket"
+      "       RETURNING 1)"
+      " SELECT (SELECT count(*) FROM c) + (SELECT count(*) FROM t)",
+      {day_tenants, day_starts});
+  rows += daily.get_int(0, 0);
+
+  stats.hours += static_cast<long long>(hours.size());
+  stats.days += static_cast<long long>(days.size());
+  return rows;
+}
+
+}  // namespace
+
+RollupStats rollup(pg::Connection& db) {
+  RollupStats stats;
+  pg::Transaction tx(db, "BEGIN ISOLATION LEVEL REPEATABLE READ");
+  // The first statement fixes the transaction's snapshot: this one is what
+  // the run computes from and what it leaves as the watermark.
+  const pg::Result snapshots =
+      db.exec("SELECT pg_current_snapshot()::text, (SELECT snapshot::text FROM metrics_rollup_state WHERE id = 1)");
+  const std::string current(snapshots.get(0, 0));
+  const std::optional<std::string> previous = snapshots.optional(0, 1);
+  stats.full = !previous.has_value();
+  // Sorting and grouping a first run's history stays in memory longer.
+  db.exec("SET LOCAL work_mem = '64MB'");
+
+  const std::vector<TenantHour> hours = changed_hours(db, previous);
+  std::vector<TenantHour> chunk;
+  for (size_t i = 0; i < hours.size(); ++i) {
+    chunk.push_back(hours[i]);
+    const bool last = i + 1 == hours.size();
+    const bool day_ends = last || hours[i + 1].tenant_id != hours[i].tenant_id ||
+                          hours[i + 1].hour / kDaySeconds != hours[i].hour / kDaySeconds;
+    if (last || (day_ends && chunk.size() >= kChunkHours)) {
+      stats.rows += recompute(db, chunk, stats);
+      chunk.clear();
+    }
+  }
+
+  // Every entry this snapshot sees was among the hours above.
+  db.exec("DELETE FROM metrics_dirty_hours");
+  db.exec(
+      "INSERT INTO metrics_rollup_state (id, snapshot, rolled_up_at) VALUES (1, $1::pg_snapshot, now())"
+      " ON CONFLICT (id) DO UPDATE SET snapshot = EXCLUDED.snapshot, rolled_up_at = EXCLUDED.rolled_up_at",
+      {current});
+  tx.commit();
+  return stats;
+}
+
+}  // namespace wagate::maint
