@@ -1,4 +1,4 @@
-// retry_command.cpp — wagate-admin retry: send failed outbound messages again, as new messages, when a resend can help.
+// retry_command.cpp — wagate-admin retry: resend failed outbound messages as new ones when a resend can help.
 #include <chrono>
 #include <iostream>
 #include <optional>

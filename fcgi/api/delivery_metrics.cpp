@@ -213,6 +213,10 @@ Report compute(pg::Connection& db, long long tenant_id, const MetricsQuery& quer
   // One snapshot for the watermark, the changed hours, the rollup rows and
   // the messages: a rollup run committing meanwhile cannot be half seen.
   pg::Transaction tx(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  // The statements below read a few thousand rows at most, yet a large
+  // table's estimates can tempt the planner into compiling them for longer
+  // than they run.
+  db.exec("SET LOCAL jit = off");
   const long long first_hour = floor_to(query.from + kHourMicros - 1, kHourMicros);
   const long long last_hour = floor_to(query.to, kHourMicros);
   const pg::Result state = db.exec("SELECT snapshot::text FROM metrics_rollup_state WHERE id = 1");
@@ -230,16 +234,20 @@ Report compute(pg::Connection& db, long long tenant_id, const MetricsQuery& quer
   }
 
   // The messages of the partial hours and the changed hours. Both plans
-  // read the same ones.
+  // read the same ones. OFFSET 0 keeps each range a scan of the primary
+  // key, never a join against the tenant's whole history.
   std::map<long long, long long> buckets;                      // delivery-time bucket -> messages
   std::map<long long, std::map<long long, long long>> values;  // bucket -> delivery ms -> messages
   if (!counts_plan.raw.empty()) {
     const pg::Result raw = db.exec(
         "SELECT (extract(epoch FROM date_trunc('hour', m.created_at, 'UTC')) * 1000000)::bigint, m.status,"
-        "       coalesce(m.error_code, 0), m.delivery_ms, wagate_delivery_time_bucket(m.delivery_ms), count(*)"
+        "       m.error_code, m.delivery_ms, wagate_delivery_time_bucket(m.delivery_ms), count(*)"
         "  FROM unnest($2::timestamptz[], $3::timestamptz[]) AS r(lo, hi)"
-        "  JOIN messages m ON m.tenant_id = $1 AND m.created_at >= r.lo AND m.created_at < r.hi"
-        " WHERE m.direction = 'outbound' AND ($4::text IS NULL OR m.from_addr = $4)"
+        " CROSS JOIN LATERAL ("
+        "   SELECT m.created_at, m.status, coalesce(m.error_code, 0) AS error_code, m.delivery_ms FROM messages m"
+        "    WHERE m.tenant_id = $1 AND m.created_at >= r.lo AND m.created_at < r.hi AND m.direction = 'outbound'"
+        "      AND ($4::text IS NULL OR m.from_addr = $4)"
+        "   OFFSET 0) m"
         " GROUP BY 1, 2, 3, 4",
         {tenant, range_array(counts_plan.raw, true), range_array(counts_plan.raw, false),
          query.sender ? pg::Param(*query.sender) : std::nullopt});

@@ -1,4 +1,4 @@
-// messages.cpp — reading messages: one by id or MessageSid with its status history, delivery status, the paginated list.
+// messages.cpp — reading messages: by id or MessageSid with their history, delivery status, the paged list.
 #include "messages.hpp"
 
 #include <algorithm>
@@ -165,8 +165,8 @@ void set_timestamps(json_t* out, const pg::Result& rows, int row) {
 }
 
 json::Value row_error(const pg::Result& rows, int row) {
-  const std::optional<int> code =
-      rows.is_null(row, kErrorCode) ? std::nullopt : std::optional<int>(static_cast<int>(rows.get_int(row, kErrorCode)));
+  std::optional<int> code;
+  if (!rows.is_null(row, kErrorCode)) code = static_cast<int>(rows.get_int(row, kErrorCode));
   return error_object(code, rows.optional(row, kErrorMessage));
 }
 

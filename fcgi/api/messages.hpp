@@ -1,4 +1,4 @@
-// messages.hpp — reading messages: one by id or MessageSid with its status history, delivery status, the paginated list.
+// messages.hpp — reading messages: by id or MessageSid with their history, delivery status, the paged list.
 #pragma once
 
 #include <optional>

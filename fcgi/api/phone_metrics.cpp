@@ -1,4 +1,4 @@
-// phone_metrics.cpp — GET /api/v1/whatsapp/phones/{e164}/metrics: how delivery to one contact is going, and its health.
+// phone_metrics.cpp — GET /api/v1/whatsapp/phones/{e164}/metrics: delivery to one contact and its health.
 #include "phone_metrics.hpp"
 
 #include <algorithm>

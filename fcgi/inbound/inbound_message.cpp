@@ -7,6 +7,7 @@
 #include "wagate/error.hpp"
 #include "wagate/json.hpp"
 #include "wagate/log.hpp"
+#include "wagate/metrics.hpp"
 #include "wagate/pg.hpp"
 #include "wagate/store.hpp"
 #include "wagate/webhook.hpp"
@@ -134,6 +135,7 @@ http::Response inbound_message(http::Request& request, Context& context, Service
     log::warning("inbound_commit_failed").kv("req_id", request.request_id).kv("sid", sid).kv("error", e.what());
     try {
       services.spool.append(record);
+      metrics::count_spool_append("inbound", 1);
       outcome = "spooled";
     } catch (const SpoolError& spool_error) {
       log::error("spool_append_failed").kv("req_id", request.request_id).kv("sid", sid)

@@ -1,4 +1,4 @@
-// error_codes.cpp — Twilio and WhatsApp error codes: what each means, its likely cause, what to do, whether a resend can help.
+// error_codes.cpp — Twilio/WhatsApp error codes: meaning, likely cause, what to do, whether a resend helps.
 #include "wagate/error_codes.hpp"
 
 #include <algorithm>

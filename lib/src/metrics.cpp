@@ -147,18 +147,20 @@ class DirLock {
 };
 
 // Folds the files of processes that have exited into retired.prom, then
-// removes them. In this order, a crash in between counts one process twice
+// removes them; false when retired.prom could not be written (nothing is
+// removed then). In this order, a crash in between counts one process twice
 // (a jump) rather than not at all (a decrease, which reads as a reset).
-void retire(const std::string& dir, const std::vector<std::string>& paths) {
+bool retire(const std::string& dir, const std::vector<std::string>& paths) {
   const std::string retired_path = dir + "/" + std::string(kRetiredFile);
   Exposition retired;
   retired.add(read_file(retired_path));
   for (const std::string& path : paths) retired.add(read_file(path), /*cumulative_only=*/true);
   if (!replace_file(retired_path, retired.render())) {
     log::warning("metrics_retire_failed").kv("dir", dir).kv("error", std::strerror(errno));
-    return;
+    return false;
   }
   for (const std::string& path : paths) ::unlink(path.c_str());
+  return true;
 }
 
 double unix_now() {
@@ -170,9 +172,8 @@ double unix_now() {
 // ---- Histogram ----
 
 Histogram::Histogram(std::span<const double> bounds)
-    : bounds_(bounds.begin(), bounds.end()), buckets_(new std::atomic<std::uint64_t>[bounds.size() + 1]) {
+    : bounds_(bounds.begin(), bounds.end()), buckets_(bounds.size() + 1) {
   if (!std::is_sorted(bounds_.begin(), bounds_.end())) throw std::logic_error("histogram bounds must ascend");
-  for (std::size_t i = 0; i <= bounds_.size(); ++i) buckets_[i].store(0, std::memory_order_relaxed);
 }
 
 void Histogram::observe(double value) {
@@ -428,7 +429,7 @@ Publisher::Publisher(std::string process, std::string dir, std::chrono::millisec
   std::filesystem::create_directories(dir_, error);
   if (::access(path_.c_str(), F_OK) == 0) {
     // Left by an earlier process that had our pid: its counts are retired,
-    // not overwritten by ours.
+    // not overwritten by ours (unless the directory will not take them).
     const DirLock lock(dir_);
     if (lock.locked()) retire(dir_, {path_});
   }
@@ -489,14 +490,14 @@ Exposition collect(const std::string& dir) {
     (running(*pid) ? live : dead).push_back(entry.path().string());
   }
   std::sort(live.begin(), live.end());  // a stable order of series across scrapes
-  if (!dead.empty()) {
-    if (lock.locked()) {
-      retire(dir, dead);
-    } else {
-      log::warning("metrics_lock_failed").kv("dir", dir).kv("dead_files", static_cast<long long>(dead.size()));
-    }
-  }
+  const bool folded = !dead.empty() && lock.locked() && retire(dir, dead);
   for (const std::string& path : live) merged.add(read_file(path));
+  if (!dead.empty() && !folded) {
+    // They cannot be folded now (the directory is not writable to us):
+    // counted as they are, the totals at least do not drop.
+    log::warning("metrics_fold_failed").kv("dir", dir).kv("dead_files", static_cast<long long>(dead.size()));
+    for (const std::string& path : dead) merged.add(read_file(path), /*cumulative_only=*/true);
+  }
   merged.add(read_file(dir + "/" + std::string(kRetiredFile)));
   return merged;
 }

@@ -1,4 +1,4 @@
-"""message_views_test.py — the read API through nginx (message, delivery status, list, phone metrics) and wagate-admin retry.
+"""message_views_test.py — the read API through nginx (message, status, list, phone metrics) and admin retry.
 
 Run by message_views_test.sh against a stack it brought up (WAGATE_RUN_DIR set).
 Data is made the way production makes it: inbound messages and status
@@ -525,7 +525,8 @@ class Retry(unittest.TestCase):
 
         # Again: everything has its retry now.
         out = admin("retry", "--since", "1h", "--tenant", self.tenant)
-        self.assertIn("0 retried, 6 skipped (4 already retried, 1 opted out, 1 outside", out.stdout.splitlines()[-1], out.stdout)
+        self.assertIn("0 retried, 6 skipped (4 already retried, 1 opted out, 1 outside",
+                      out.stdout.splitlines()[-1], out.stdout)
         self.assertEqual(self.count(), self.before + 3)
 
         # A code a resend cannot help is refused, unless forced.

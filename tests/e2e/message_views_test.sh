@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# message_views_test.sh — the read API through nginx (message, delivery status, list, phone metrics) and wagate-admin retry.
+# message_views_test.sh — the read API through nginx (message, status, list, phone metrics) and admin retry.
 . "$(dirname "$0")/../integration/lib.sh"
 stack_up
 [[ -n ${WAGATE_API_KEY:-} ]] || fail "the stack provisioned no API key (wagate-admin key create)"

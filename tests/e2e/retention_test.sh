@@ -119,7 +119,7 @@ assert_eq 600 "$(stat -c %a "$ARCHIVE/messages_$(month -4).jsonl")" "archives ar
 
 # Again: nothing more to do, nothing archived twice.
 maint 40 "$ARCHIVE" || fail "second retention run failed"
-assert_eq 3 "$(ls "$ARCHIVE" | wc -l)" "a second run archives nothing"
+assert_eq 3 "$(find "$ARCHIVE" -type f | wc -l)" "a second run archives nothing"
 assert_eq 13 "$(sql "SELECT count(*) FROM messages")" "a second run drops nothing"
 
 # A run that stopped after detaching a month (crash, lock timeout) is
@@ -130,7 +130,7 @@ sql "ALTER TABLE messages DETACH PARTITION messages_$(month -6)"
 maint 40 "" || fail "retention without archive_dir failed"
 exists "messages_$(month -6)" && fail "the detached month -6 was not dropped"
 assert_eq "0 0" "$(history_of_month -6)" "the detached month's history is gone"
-assert_eq 3 "$(ls "$ARCHIVE" | wc -l)" "without archive_dir nothing is archived"
+assert_eq 3 "$(find "$ARCHIVE" -type f | wc -l)" "without archive_dir nothing is archived"
 
 # The maintenance runs have exited; their counts stay in the merged metrics.
 HTTP_BODY=$(curl -s --noproxy '*' --max-time 10 "$WAGATE_METRICS_URL")

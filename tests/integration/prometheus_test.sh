@@ -21,6 +21,10 @@ scrape() {
 value() {
   awk -v series="$1" 'index($0, series " ") == 1 { print $NF; found = 1 } END { if (!found) print 0 }' <<<"$SCRAPE"
 }
+# present SERIES: the sample is in the last scrape.
+present() {
+  awk -v series="$1" 'index($0, series " ") == 1 { found = 1 } END { exit !found }' <<<"$SCRAPE"
+}
 # reaches SERIES MIN: scrapes until SERIES is at least MIN (processes publish once a second).
 reaches() {
   scrape
@@ -97,12 +101,16 @@ pass "requests are labelled by route pattern, not path"
 for series in 'wagate_send_queue_depth{priority="high"}' 'wagate_send_queue_depth{priority="normal"}' \
   'wagate_send_queue_pending{priority="normal"}' 'wagate_spool_records' 'wagate_spool_bytes' \
   'wagate_messages_unfinished{status="unknown"}' 'wagate_messages_partitioned_until_seconds'; do
-  grep -q "^$(sed 's/[][\\.*^$]/\\&/g' <<<"$series") " <<<"$SCRAPE" || fail "no $series in the scrape"
+  present "$series" || fail "no $series in the scrape"
 done
 pass "queue, spool and database gauges are in the scrape"
 assert_eq 0 "$(value wagate_spool_records)" "nothing is spooled while Postgres is up"
 
-# A send goes through the sender to the simulator: counted there.
+# A send goes through the sender to the simulator: counted there; the
+# simulator's callbacks for it (sent, delivered, read) come back counted too.
+ok_before=$(value "$STATUS_OK")
+READ='wagate_callbacks_total{process="wagate-status",status="read",outcome="stored"}'
+read_before=$(value "$READ")
 https_post /api/v1/whatsapp/send "{\"to\": \"+1555$(printf '%07d' $((RANDOM * 7)))\", \"content_sid\": \"HX$(openssl rand -hex 16)\"}" \
   -H "Authorization: Bearer $WAGATE_API_KEY" -H 'Content-Type: application/json'
 assert_eq 202 "$HTTP_STATUS" "a send is accepted"
@@ -110,6 +118,8 @@ wait_for 20 "the sender's counts reach /metrics" reaches 'wagate_sends_total{pro
 reaches 'wagate_twilio_request_duration_seconds_count{process="wagate-sender"}' 1 ||
   fail "the request to Twilio is not in the latency histogram"
 pass "the request to Twilio is in the latency histogram"
+wait_for 20 "the simulator's callbacks reach /metrics" reaches "$STATUS_OK" $((ok_before + 3))
+assert_eq $((read_before + 1)) "$(value "$READ")" "the simulator's read callback is counted"
 
 # A child that dies takes nothing with it: its counts stay in the totals
 # (a total that went down would read as a counter reset).

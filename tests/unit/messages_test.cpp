@@ -1,4 +1,4 @@
-// messages_test.cpp — the read API's parsing: message references, list cursors, query parameters, error objects, phone health.
+// messages_test.cpp — the read API: message references, cursors, list parameters, error objects, phone health.
 #include "api/messages.hpp"
 
 #include <gtest/gtest.h>

@@ -186,7 +186,19 @@ std::vector<std::string> SendStore::record(const std::vector<SendRecord>& record
     json::append(array.get(), std::move(object));
   }
   const std::string batch = json::dump(array.get());
-  const pg::Result rows = guarded([&](pg::Connection& db) { return db.exec_prepared("sender_record", {batch}); });
+  const pg::Result rows = guarded([&](pg::Connection& db) {
+    // The function runs a few statements per outcome against the
+    // partitioned messages table. Custom plans (Postgres' default for them)
+    // are planned again on every call, which cost more than running them
+    // (measured: 1.3 ms per outcome, half of that with generic plans, whose
+    // partition pruning happens at run time). SET LOCAL keeps the setting
+    // to this transaction; the other statements keep their own plans.
+    pg::Transaction transaction(db);
+    db.exec("SET LOCAL plan_cache_mode = force_generic_plan");
+    pg::Result result = db.exec_prepared("sender_record", {batch});
+    transaction.commit();
+    return result;
+  });
   results.assign(records.size(), "missing");
   for (int r = 0; r < rows.rows(); ++r) {
     const long long ord = rows.get_int(r, 0);

@@ -1,4 +1,4 @@
-// error_codes.hpp — Twilio and WhatsApp error codes: what each means, its likely cause, what to do, whether a resend can help.
+// error_codes.hpp — Twilio/WhatsApp error codes: meaning, likely cause, what to do, whether a resend helps.
 #pragma once
 
 #include <span>

@@ -65,7 +65,7 @@ class Histogram {
 
  private:
   std::vector<double> bounds_;
-  std::unique_ptr<std::atomic<std::uint64_t>[]> buckets_;  // not cumulative: bounds_.size() + 1
+  std::vector<std::atomic<std::uint64_t>> buckets_;  // not cumulative: bounds_.size() + 1, zeroed
   std::atomic<double> sum_{0};
 };
 
