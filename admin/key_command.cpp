@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "flags.hpp"
 #include "wagate/api_keys.hpp"
 #include "wagate/crypto.hpp"
 #include "wagate/error.hpp"
@@ -26,38 +27,6 @@ constexpr size_t kMaxLabelLength = 200;
 int usage(const std::string& problem) {
   std::cerr << "wagate-admin key: " << problem << '\n' << kUsage;
   return kExitUsage;
-}
-
-struct Flags {
-  std::vector<std::string> positional;
-  std::map<std::string, std::string> values;
-};
-
-std::optional<Flags> parse_flags(std::span<const std::string> args, std::string& problem) {
-  Flags flags;
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i].starts_with("--")) {
-      if (i + 1 >= args.size()) {
-        problem = args[i] + " needs a value";
-        return std::nullopt;
-      }
-      flags.values[args[i].substr(2)] = args[i + 1];
-      ++i;
-    } else {
-      flags.positional.push_back(args[i]);
-    }
-  }
-  return flags;
-}
-
-// Only the flags a subcommand knows: a typo must not be silently ignored.
-std::string unknown_flag(const Flags& flags, std::initializer_list<std::string_view> known) {
-  for (const auto& [name, value] : flags.values) {
-    bool ok = false;
-    for (const std::string_view k : known) ok = ok || k == name;
-    if (!ok) return "unknown flag --" + name;
-  }
-  return {};
 }
 
 // text[] literal of scope names: they are fixed lower-case words, so no

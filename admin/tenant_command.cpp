@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "commands.hpp"
+#include "flags.hpp"
 #include "wagate/crypto.hpp"
 #include "wagate/error.hpp"
 #include "wagate/pg.hpp"
@@ -28,29 +29,6 @@ constexpr const char* kUsage =
 int usage(const std::string& problem) {
   std::cerr << "wagate-admin tenant: " << problem << '\n' << kUsage;
   return kExitUsage;
-}
-
-// --flag value pairs after the positional words.
-struct Flags {
-  std::vector<std::string> positional;
-  std::map<std::string, std::string> values;
-};
-
-std::optional<Flags> parse_flags(std::span<const std::string> args, std::string& problem) {
-  Flags flags;
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i].starts_with("--")) {
-      if (i + 1 >= args.size()) {
-        problem = args[i] + " needs a value";
-        return std::nullopt;
-      }
-      flags.values[args[i].substr(2)] = args[i + 1];
-      ++i;
-    } else {
-      flags.positional.push_back(args[i]);
-    }
-  }
-  return flags;
 }
 
 Secret read_token(const std::string& path) {
@@ -79,6 +57,11 @@ std::string sealed_hex(const Secret& master, std::string_view account_sid, const
 }
 
 int add(const config::Config& config, const Flags& flags) {
+  if (const std::string problem = unknown_flag(
+          flags, {"name", "account-sid", "auth-token-file", "whatsapp-from", "messaging-service-sid", "country-code"});
+      !problem.empty()) {
+    return usage(problem);
+  }
   for (const char* required : {"name", "account-sid", "auth-token-file"}) {
     if (!flags.values.contains(required)) return usage(std::string("add needs --") + required);
   }
@@ -123,6 +106,7 @@ int list(const config::Config& config) {
 }
 
 int set_token(const config::Config& config, const Flags& flags) {
+  if (const std::string problem = unknown_flag(flags, {"auth-token-file"}); !problem.empty()) return usage(problem);
   if (flags.positional.size() != 1) return usage("set-token needs the tenant's name");
   if (!flags.values.contains("auth-token-file")) return usage("set-token needs --auth-token-file");
   const std::string& name = flags.positional[0];
