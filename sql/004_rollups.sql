@@ -1,4 +1,4 @@
--- 005_rollups.sql — delivery-metrics rollups: hourly and daily counts and exact delivery-time distributions.
+-- 004_rollups.sql — delivery-metrics rollups: hourly and daily counts and exact delivery-time distributions.
 --
 -- A delivery-metrics answer must equal what a full scan of the outbound
 -- messages would say, reflect a callback as soon as it commits, and cost the
@@ -111,10 +111,11 @@ CREATE TABLE delivery_rollup_counts (
   messages bigint NOT NULL CHECK (messages > 0),
   timed bigint NOT NULL,
   delivery_ms_sum bigint NOT NULL,
-  -- period_start before sender: the job replaces a period for every sender
-  -- at once, and a query names each period (= ANY) and one sender.
-  PRIMARY KEY (tenant_id, period, period_start, sender, status, error_code)
+  -- A query reads one sender's consecutive periods: one range of this key.
+  PRIMARY KEY (tenant_id, period, sender, period_start, status, error_code)
 );
+-- The job replaces a period for every sender at once.
+CREATE INDEX delivery_rollup_counts_period_idx ON delivery_rollup_counts (tenant_id, period, period_start);
 
 -- The delivery-time distribution, one row per bucket: its total, and every
 -- distinct delivery time in it (ascending) with how many messages had it.
@@ -127,7 +128,22 @@ CREATE TABLE delivery_rollup_times (
   messages bigint NOT NULL CHECK (messages > 0),
   delivery_ms bigint[] NOT NULL,
   counts bigint[] NOT NULL CHECK (cardinality(counts) = cardinality(delivery_ms)),
+  -- period_start before sender: the job replaces a period for every sender
+  -- at once; a query names each period and the few buckets it needs.
   PRIMARY KEY (tenant_id, period, period_start, sender, bucket)
+);
+
+-- The bucket totals of each period and sender in one row, ascending by
+-- bucket: the first step of a percentile reads one row per period instead
+-- of one per bucket.
+CREATE TABLE delivery_rollup_buckets (
+  tenant_id bigint NOT NULL REFERENCES tenants,
+  period text NOT NULL CHECK (period IN ('hour', 'day')),
+  period_start timestamptz NOT NULL,
+  sender text NOT NULL,
+  buckets bigint[] NOT NULL,
+  counts bigint[] NOT NULL CHECK (cardinality(counts) = cardinality(buckets)),
+  PRIMARY KEY (tenant_id, period, period_start, sender)
 );
 
 -- The rollup job's watermark: the snapshot its last run computed from. Every
@@ -155,6 +171,7 @@ BEGIN
   GET DIAGNOSTICS v_counts = ROW_COUNT;
   DELETE FROM delivery_rollup_times WHERE period_start < p_before;
   GET DIAGNOSTICS v_times = ROW_COUNT;
+  DELETE FROM delivery_rollup_buckets WHERE period_start < p_before;
   DELETE FROM metrics_dirty_hours WHERE hour < p_before;
   RETURN v_counts + v_times;
 END $$;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <utility>
@@ -85,22 +86,47 @@ Civil civil_from_days(long long days) {
 
 // ---- what one request adds up ----
 
-struct Tally {
-  long long messages = 0;
-  std::map<std::string, long long, std::less<>> by_status;
-
+// Messages by status: the known outbound statuses in a fixed array (most
+// rows are one of them), anything else by name.
+class Tally {
+ public:
   void add(std::string_view status, long long count) {
-    messages += count;
-    auto it = by_status.find(status);
-    if (it == by_status.end()) it = by_status.emplace(std::string(status), 0).first;
+    messages_ += count;
+    for (size_t i = 0; i < kStatusOrder.size(); ++i) {
+      if (kStatusOrder[i] == status) {
+        known_[i] += count;
+        return;
+      }
+    }
+    auto it = other_.find(status);
+    if (it == other_.end()) it = other_.emplace(std::string(status), 0).first;
     it->second += count;
   }
+  [[nodiscard]] long long messages() const { return messages_; }
   [[nodiscard]] long long of(std::string_view status) const {
-    const auto it = by_status.find(status);
-    return it == by_status.end() ? 0 : it->second;
+    for (size_t i = 0; i < kStatusOrder.size(); ++i) {
+      if (kStatusOrder[i] == status) return known_[i];
+    }
+    const auto it = other_.find(status);
+    return it == other_.end() ? 0 : it->second;
   }
   [[nodiscard]] long long delivered() const { return of("delivered") + of("read"); }
   [[nodiscard]] long long failed() const { return of("failed") + of("undelivered"); }
+  // Every status with a count, known ones in rank order first.
+  template <typename Visit>
+  void each(Visit&& visit) const {
+    for (size_t i = 0; i < kStatusOrder.size(); ++i) {
+      if (known_[i] != 0) visit(kStatusOrder[i], known_[i]);
+    }
+    for (const auto& [status, count] : other_) {
+      if (count != 0) visit(std::string_view(status), count);
+    }
+  }
+
+ private:
+  long long messages_ = 0;
+  std::array<long long, kStatusOrder.size()> known_{};
+  std::map<std::string, long long, std::less<>> other_;
 };
 
 struct Report {
@@ -116,7 +142,35 @@ struct Report {
 
 bool is_failure(std::string_view status) { return status == "failed" || status == "undelivered"; }
 
-// Turns a sorted list of hour or day starts into a Postgres array literal.
+// An integer cell. Result::get_int names the column in an error message it
+// builds for every cell; thousands of cells per request make that count.
+long long number(const pg::Result& rows, int row, int col) {
+  const std::string_view text = rows.get(row, col);
+  long long value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || text.empty()) {
+    throw DbError("delivery metrics: column " + std::to_string(col) + " is not an integer");
+  }
+  return value;
+}
+
+// A Postgres bigint[] in text form ("{1,2,3}").
+std::vector<long long> integer_list(std::string_view text) {
+  if (text.size() < 2 || text.front() != '{' || text.back() != '}') throw DbError("delivery metrics: not an array");
+  std::vector<long long> values;
+  const char* pos = text.data() + 1;
+  const char* const end = text.data() + text.size() - 1;
+  while (pos < end) {
+    long long value = 0;
+    const auto [next, error] = std::from_chars(pos, end, value);
+    if (error != std::errc() || (next != end && *next != ',')) throw DbError("delivery metrics: malformed array");
+    values.push_back(value);
+    pos = next == end ? end : next + 1;
+  }
+  return values;
+}
+
+// A list of hour or day starts as a Postgres array literal.
 std::string timestamp_array(const std::vector<long long>& starts) {
   std::string out = "{";
   for (const long long start : starts) {
@@ -132,6 +186,33 @@ std::string range_array(const std::vector<TimeRange>& ranges, bool begins) {
   points.reserve(ranges.size());
   for (const TimeRange& range : ranges) points.push_back(begins ? range.begin : range.end);
   return timestamp_array(points);
+}
+
+// Runs of consecutive periods: one index range each instead of one probe
+// per period (an hourly series of 90 days names 2160 hours).
+std::vector<TimeRange> runs(const std::vector<long long>& starts, long long unit) {
+  std::vector<TimeRange> out;
+  for (const long long start : starts) {
+    if (!out.empty() && out.back().end == start) {
+      out.back().end = start + unit;
+    } else {
+      out.push_back({start, start + unit});
+    }
+  }
+  return out;
+}
+
+// The ranges cut at every hour boundary.
+std::vector<TimeRange> within_hours(const std::vector<TimeRange>& ranges) {
+  std::vector<TimeRange> out;
+  for (const TimeRange& range : ranges) {
+    for (long long begin = range.begin; begin < range.end;) {
+      const long long end = std::min(range.end, floor_to(begin, kHourMicros) + kHourMicros);
+      out.push_back({begin, end});
+      begin = end;
+    }
+  }
+  return out;
 }
 
 std::string integer_array(const std::set<long long>& values) {
@@ -157,7 +238,7 @@ std::set<long long> changed_hours(pg::Connection& db, const std::string& tenant,
   // metrics_xid >= xmin first: it is what the index answers, and it bounds
   // the work by what changed since the last run, not by the history.
   const pg::Result rows = db.exec(
-      "SELECT (extract(epoch FROM h) * 1000000)::bigint FROM ("
+      "SELECT date_part('epoch', h)::bigint FROM ("
       "  SELECT date_trunc('hour', m.created_at, 'UTC') AS h FROM messages m"
       "   WHERE m.tenant_id = $1 AND m.direction = 'outbound' AND m.created_at >= $2 AND m.created_at < $3"
       "     AND m.metrics_xid >= $4::xid8 AND NOT pg_visible_in_snapshot(m.metrics_xid, $5::pg_snapshot)"
@@ -165,7 +246,7 @@ std::set<long long> changed_hours(pg::Connection& db, const std::string& tenant,
       "  SELECT hour FROM metrics_dirty_hours WHERE tenant_id = $1 AND hour >= $2 AND hour < $3) d",
       {tenant, format_instant(from_hour), format_instant(to_hour), xmin, snapshot});
   std::set<long long> hours;
-  for (int i = 0; i < rows.rows(); ++i) hours.insert(rows.get_int(i, 0));
+  for (int i = 0; i < rows.rows(); ++i) hours.insert(number(rows, i, 0) * kSecondMicros);
   return hours;
 }
 
@@ -184,22 +265,26 @@ void add_counts(Report& report, size_t index, std::string_view status, long long
   if (is_failure(status)) report.errors[error_code] += messages;
 }
 
-// The rollup rows of the hours and days a plan names: `columns` of `table`
-// for $1 tenant, $2 sender, $3 hour starts, $4 day starts, both periods in
-// one statement (an empty array costs nothing), plus `where`.
-std::string rollup_union(std::string_view columns, std::string_view table, std::string_view where = {}) {
+// `columns` of `table` for the hours and days a plan names ($3 hour
+// starts, $4 day starts), $1 tenant and $2 sender, with `where` added. One
+// index probe per period: OFFSET 0 keeps the planner from trading them for
+// a scan of the tenant's whole rollup.
+std::string rollup_rows(std::string_view columns, std::string_view table, std::string_view where = {}) {
   std::string sql;
-  for (const std::string_view period : {"hour", "day"}) {
+  for (const auto& [period, param] :
+       {std::pair<std::string_view, std::string_view>{"hour", "$3"}, {"day", "$4"}}) {
     if (!sql.empty()) sql += " UNION ALL ";
-    sql += "SELECT ";
+    sql += "SELECT r.* FROM unnest(";
+    sql += param;
+    sql += "::timestamptz[]) AS u(start) CROSS JOIN LATERAL (SELECT ";
     sql += columns;
     sql += " FROM ";
     sql += table;
     sql += " WHERE tenant_id = $1 AND period = '";
     sql += period;
-    sql += period == "hour" ? "' AND period_start = ANY($3::timestamptz[])" : "' AND period_start = ANY($4::timestamptz[])";
-    sql += " AND sender = $2";
+    sql += "' AND period_start = u.start AND sender = $2";
     sql += where;
+    sql += " OFFSET 0) r";
   }
   return sql;
 }
@@ -233,64 +318,81 @@ Report compute(pg::Connection& db, long long tenant_id, const MetricsQuery& quer
     times_plan = plan_window(query.from, query.to, dirty, true);
   }
 
-  // The messages of the partial hours and the changed hours. Both plans
-  // read the same ones. OFFSET 0 keeps each range a scan of the primary
-  // key, never a join against the tenant's whole history.
-  std::map<long long, long long> buckets;                      // delivery-time bucket -> messages
-  std::map<long long, std::map<long long, long long>> values;  // bucket -> delivery ms -> messages
-  if (!counts_plan.raw.empty()) {
+  // The messages of the partial hours and the changed hours (both plans
+  // read the same ones), each range within one hour so that a row's range
+  // says which point of the series it belongs to. OFFSET 0 keeps each range
+  // a scan of the primary key, never a join against the tenant's history.
+  std::map<long long, long long> buckets;  // delivery-time bucket -> messages
+  using ValueCounts = std::vector<std::pair<long long, long long>>;
+  std::map<long long, ValueCounts> values;  // bucket -> (delivery ms, messages), unsorted, repeats allowed
+  const std::vector<TimeRange> raw_ranges = within_hours(counts_plan.raw);
+  if (!raw_ranges.empty()) {
     const pg::Result raw = db.exec(
-        "SELECT (extract(epoch FROM date_trunc('hour', m.created_at, 'UTC')) * 1000000)::bigint, m.status,"
-        "       m.error_code, m.delivery_ms, wagate_delivery_time_bucket(m.delivery_ms), count(*)"
-        "  FROM unnest($2::timestamptz[], $3::timestamptz[]) AS r(lo, hi)"
+        "SELECT r.i, m.status, m.error_code, m.delivery_ms, wagate_delivery_time_bucket(m.delivery_ms), count(*)"
+        "  FROM unnest($2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY AS r(lo, hi, i)"
         " CROSS JOIN LATERAL ("
-        "   SELECT m.created_at, m.status, coalesce(m.error_code, 0) AS error_code, m.delivery_ms FROM messages m"
+        "   SELECT m.status, coalesce(m.error_code, 0) AS error_code, m.delivery_ms FROM messages m"
         "    WHERE m.tenant_id = $1 AND m.created_at >= r.lo AND m.created_at < r.hi AND m.direction = 'outbound'"
         "      AND ($4::text IS NULL OR m.from_addr = $4)"
         "   OFFSET 0) m"
         " GROUP BY 1, 2, 3, 4",
-        {tenant, range_array(counts_plan.raw, true), range_array(counts_plan.raw, false),
+        {tenant, range_array(raw_ranges, true), range_array(raw_ranges, false),
          query.sender ? pg::Param(*query.sender) : std::nullopt});
     for (int i = 0; i < raw.rows(); ++i) {
-      const long long count = raw.get_int(i, 5);
-      add_counts(report, series_index(raw.get_int(i, 0), query, report.series.size()), raw.get(i, 1),
-                 raw.get_int(i, 2), count);
+      const long long count = number(raw, i, 5);
+      const long long range = number(raw, i, 0);
+      if (range < 1 || static_cast<size_t>(range) > raw_ranges.size()) throw DbError("delivery metrics: bad range");
+      add_counts(report, series_index(raw_ranges[static_cast<size_t>(range - 1)].begin, query, report.series.size()),
+                 raw.get(i, 1), number(raw, i, 2), count);
       if (raw.is_null(i, 3)) continue;
-      const long long ms = raw.get_int(i, 3);
-      const long long bucket = raw.get_int(i, 4);
+      const long long ms = number(raw, i, 3);
       report.timed += count;
       report.delivery_ms_sum += ms * count;
-      buckets[bucket] += count;
-      values[bucket][ms] += count;
+      buckets[number(raw, i, 4)] += count;
+      values[number(raw, i, 4)].emplace_back(ms, count);
     }
   }
 
-  if (!counts_plan.hours.empty() || !counts_plan.days.empty()) {
+  // Counts: consecutive hours and days as ranges of the rollup's key.
+  const std::vector<TimeRange> hour_runs = runs(counts_plan.hours, kHourMicros);
+  const std::vector<TimeRange> day_runs = runs(counts_plan.days, kDayMicros);
+  if (!hour_runs.empty() || !day_runs.empty()) {
     const pg::Result rows = db.exec(
-        rollup_union("(extract(epoch FROM period_start) * 1000000)::bigint, status, error_code, messages, timed,"
-                     " delivery_ms_sum",
-                     "delivery_rollup_counts"),
-        {tenant, sender, timestamp_array(counts_plan.hours), timestamp_array(counts_plan.days)});
+        "SELECT date_part('epoch', c.period_start)::bigint, c.status, c.error_code, c.messages, c.timed,"
+        "       c.delivery_ms_sum"
+        "  FROM (SELECT 'hour' AS period, lo, hi FROM unnest($3::timestamptz[], $4::timestamptz[]) AS r(lo, hi)"
+        "        UNION ALL"
+        "        SELECT 'day', lo, hi FROM unnest($5::timestamptz[], $6::timestamptz[]) AS r(lo, hi)) r"
+        " CROSS JOIN LATERAL ("
+        "   SELECT * FROM delivery_rollup_counts c WHERE c.tenant_id = $1 AND c.period = r.period"
+        "      AND c.sender = $2 AND c.period_start >= r.lo AND c.period_start < r.hi"
+        "   OFFSET 0) c",
+        {tenant, sender, range_array(hour_runs, true), range_array(hour_runs, false), range_array(day_runs, true),
+         range_array(day_runs, false)});
     for (int i = 0; i < rows.rows(); ++i) {
-      add_counts(report, series_index(rows.get_int(i, 0), query, report.series.size()), rows.get(i, 1),
-                 rows.get_int(i, 2), rows.get_int(i, 3));
-      report.timed += rows.get_int(i, 4);
-      report.delivery_ms_sum += rows.get_int(i, 5);
+      add_counts(report, series_index(number(rows, i, 0) * kSecondMicros, query, report.series.size()),
+                 rows.get(i, 1), number(rows, i, 2), number(rows, i, 3));
+      report.timed += number(rows, i, 4);
+      report.delivery_ms_sum += number(rows, i, 5);
     }
   }
 
+  // Percentiles, first step: the bucket totals, one array per period.
   const bool times_from_rollup = !times_plan.hours.empty() || !times_plan.days.empty();
   const std::string hours = timestamp_array(times_plan.hours);
   const std::string days = timestamp_array(times_plan.days);
   if (times_from_rollup) {
     const pg::Result rows =
-        db.exec("SELECT bucket, sum(messages)::bigint FROM (" + rollup_union("bucket, messages", "delivery_rollup_times") +
-                    ") t GROUP BY bucket",
-                {tenant, sender, hours, days});
-    for (int i = 0; i < rows.rows(); ++i) buckets[rows.get_int(i, 0)] += rows.get_int(i, 1);
+        db.exec(rollup_rows("buckets::text, counts::text", "delivery_rollup_buckets"), {tenant, sender, hours, days});
+    for (int i = 0; i < rows.rows(); ++i) {
+      const std::vector<long long> keys = integer_list(rows.get(i, 0));
+      const std::vector<long long> counts = integer_list(rows.get(i, 1));
+      if (keys.size() != counts.size()) throw DbError("delivery metrics: malformed bucket totals");
+      for (size_t k = 0; k < keys.size(); ++k) buckets[keys[k]] += counts[k];
+    }
   }
 
-  // Each wanted rank: first the bucket that holds it, then (below) the value.
+  // Each wanted rank: the bucket that holds it, and its rank within.
   long long total = 0;
   for (const auto& [bucket, count] : buckets) total += count;
   struct Wanted {
@@ -314,16 +416,21 @@ Report compute(pg::Connection& db, long long tenant_id, const MetricsQuery& quer
       }
     }
   }
+
+  // Second step: the values of those few buckets only.
   std::set<long long> needed;
   for (const Wanted& w : wanted) needed.insert(w.bucket);
   if (times_from_rollup && !needed.empty()) {
-    const pg::Result rows = db.exec(
-        "SELECT bucket, ms, sum(n)::bigint FROM (" +
-            rollup_union("bucket, v.ms, v.n", "delivery_rollup_times, unnest(delivery_ms, counts) AS v(ms, n)",
-                         " AND bucket = ANY($5::bigint[])") +
-            ") t GROUP BY bucket, ms",
-        {tenant, sender, hours, days, integer_array(needed)});
-    for (int i = 0; i < rows.rows(); ++i) values[rows.get_int(i, 0)][rows.get_int(i, 1)] += rows.get_int(i, 2);
+    const pg::Result rows = db.exec(rollup_rows("bucket, delivery_ms::text, counts::text", "delivery_rollup_times",
+                                                " AND bucket = ANY($5::bigint[])"),
+                                    {tenant, sender, hours, days, integer_array(needed)});
+    for (int i = 0; i < rows.rows(); ++i) {
+      const std::vector<long long> ms = integer_list(rows.get(i, 1));
+      const std::vector<long long> counts = integer_list(rows.get(i, 2));
+      if (ms.size() != counts.size()) throw DbError("delivery metrics: malformed delivery times");
+      ValueCounts& into = values[number(rows, i, 0)];
+      for (size_t k = 0; k < ms.size(); ++k) into.emplace_back(ms[k], counts[k]);
+    }
   }
   tx.commit();
 
@@ -345,70 +452,130 @@ Report compute(pg::Connection& db, long long tenant_id, const MetricsQuery& quer
 
 // ---- the answer ----
 
-json::Value ratio(long long part, long long whole) {
-  if (whole == 0) return json::null();
-  return json::real(static_cast<double>(part) / static_cast<double>(whole));
-}
+// JSON written straight into one string: an hourly series of 90 days has
+// thousands of points, and building them as a tree and dumping it cost
+// more than the queries. Keys are literals; strings from elsewhere go
+// through json::string so that they are escaped like every other answer.
+class JsonText {
+ public:
+  JsonText& key(std::string_view name) {
+    comma();
+    out_ += '"';
+    out_ += name;
+    out_ += "\":";
+    after_key_ = true;
+    return *this;
+  }
+  JsonText& open(char bracket) {
+    comma();
+    out_ += bracket;
+    first_ = true;
+    return *this;
+  }
+  JsonText& close(char bracket) {
+    out_ += bracket;
+    first_ = false;
+    return *this;
+  }
+  JsonText& integer(long long value) {
+    comma();
+    char buffer[24];
+    const auto [end, error] = std::to_chars(buffer, buffer + sizeof buffer, value);
+    out_.append(buffer, end);
+    return *this;
+  }
+  // Shortest text that reads back as the same double.
+  JsonText& real(double value) {
+    comma();
+    char buffer[32];
+    const auto [end, error] = std::to_chars(buffer, buffer + sizeof buffer, value);
+    out_.append(buffer, end);
+    return *this;
+  }
+  JsonText& null() {
+    comma();
+    out_ += "null";
+    return *this;
+  }
+  JsonText& text(std::string_view value) {
+    comma();
+    out_ += json::dump(json::string(value).get());
+    return *this;
+  }
+  JsonText& optional_integer(const std::optional<long long>& value) { return value ? integer(*value) : null(); }
+  JsonText& ratio(long long part, long long whole) {
+    return whole == 0 ? null() : real(static_cast<double>(part) / static_cast<double>(whole));
+  }
+  [[nodiscard]] std::string take() { return std::move(out_); }
 
-json::Value status_object(const Tally& tally) {
-  json::Value object = json::object();
-  for (const std::string_view status : kStatusOrder) {
-    const long long count = tally.of(status);
-    if (count != 0) json::set(object.get(), std::string(status).c_str(), json::integer(count));
+ private:
+  void comma() {
+    if (!after_key_ && !first_) out_ += ',';
+    after_key_ = false;
+    first_ = false;
   }
-  for (const auto& [status, count] : tally.by_status) {
-    const bool known = std::find(kStatusOrder.begin(), kStatusOrder.end(), status) != kStatusOrder.end();
-    if (!known && count != 0) json::set(object.get(), status.c_str(), json::integer(count));
-  }
-  return object;
-}
+
+  std::string out_;
+  bool first_ = true;
+  bool after_key_ = false;
+};
 
 // The counts and rates of a tally, as the top level and each series point
 // carry them.
-void set_outcomes(json_t* object, const Tally& tally) {
+void write_outcomes(JsonText& out, const Tally& tally) {
   const long long delivered = tally.delivered();
   const long long failed = tally.failed();
   const long long final_outcomes = delivered + failed;
-  json::set(object, "messages", json::integer(tally.messages));
-  json::set(object, "by_status", status_object(tally));
-  json::set(object, "delivered", json::integer(delivered));
-  json::set(object, "read", json::integer(tally.of("read")));
-  json::set(object, "failed", json::integer(failed));
-  json::set(object, "in_flight", json::integer(tally.messages - final_outcomes - tally.of("canceled")));
-  json::Value rates = json::object();
-  json::set(rates.get(), "delivery", ratio(delivered, final_outcomes));
-  json::set(rates.get(), "read", ratio(tally.of("read"), delivered));
-  json::set(rates.get(), "failure", ratio(failed, final_outcomes));
-  json::set(object, "rates", std::move(rates));
-}
-
-json::Value optional_integer(const std::optional<long long>& value) {
-  return value ? json::integer(*value) : json::null();
+  out.key("messages").integer(tally.messages());
+  out.key("by_status").open('{');
+  tally.each([&out](std::string_view status, long long count) {
+    if (std::find(kStatusOrder.begin(), kStatusOrder.end(), status) != kStatusOrder.end()) {
+      out.key(status).integer(count);  // a known name: plain ASCII
+    } else {
+      // A status this version does not know: its name as the database holds it.
+      const std::string quoted = json::dump(json::string(status).get());
+      out.key(std::string_view(quoted).substr(1, quoted.size() - 2)).integer(count);
+    }
+  });
+  out.close('}');
+  out.key("delivered").integer(delivered);
+  out.key("read").integer(tally.of("read"));
+  out.key("failed").integer(failed);
+  out.key("in_flight").integer(tally.messages() - final_outcomes - tally.of("canceled"));
+  out.key("rates").open('{');
+  out.key("delivery").ratio(delivered, final_outcomes);
+  out.key("read").ratio(tally.of("read"), delivered);
+  out.key("failure").ratio(failed, final_outcomes);
+  out.close('}');
 }
 
 std::string render(const MetricsQuery& query, const Report& report) {
-  json::Value root = json::object();
-  json::set(root.get(), "from", json::string(format_instant(query.from)));
-  json::set(root.get(), "to", json::string(format_instant(query.to)));
-  json::set(root.get(), "granularity", json::string(query.granularity == Granularity::Hour ? "hour" : "day"));
-  json::set(root.get(), "sender", json::optional_string(query.sender));
-  set_outcomes(root.get(), report.total);
+  JsonText out;
+  out.open('{');
+  out.key("from").text(format_instant(query.from));
+  out.key("to").text(format_instant(query.to));
+  out.key("granularity").text(query.granularity == Granularity::Hour ? "hour" : "day");
+  out.key("sender");
+  if (query.sender) {
+    out.text(*query.sender);
+  } else {
+    out.null();
+  }
+  write_outcomes(out, report.total);
 
-  json::Value times = json::object();
-  json::set(times.get(), "count", json::integer(report.timed));
-  json::set(times.get(), "avg", report.timed == 0 ? json::null()
-                                                  : json::real(static_cast<double>(report.delivery_ms_sum) /
-                                                               static_cast<double>(report.timed)));
-  json::set(times.get(), "min", optional_integer(report.min_ms));
+  out.key("delivery_time_ms").open('{');
+  out.key("count").integer(report.timed);
+  out.key("avg").ratio(report.delivery_ms_sum, report.timed);
+  out.key("min").optional_integer(report.min_ms);
   for (const int p : kPercentiles) {
     std::optional<long long> value;
     for (const auto& [percentile, ms] : report.percentiles) {
       if (percentile == p) value = ms;
     }
-    json::set(times.get(), ("p" + std::to_string(p)).c_str(), optional_integer(value));
+    out.key("p" + std::to_string(p)).optional_integer(value);
   }
-  json::set(times.get(), "max", optional_integer(report.max_ms));
-  json::set(root.get(), "delivery_time_ms", std::move(times));
+  out.key("max").optional_integer(report.max_ms);
+  out.close('}');
 
   // Most frequent first; ties by code, "no code" last.
   std::vector<std::pair<long long, long long>> errors(report.errors.begin(), report.errors.end());
@@ -417,34 +584,34 @@ std::string render(const MetricsQuery& query, const Report& report) {
     if ((a.first == 0) != (b.first == 0)) return b.first == 0;
     return a.first < b.first;
   });
-  json::Value error_list = json::array();
+  out.key("errors").open('[');
   for (const auto& [code, count] : errors) {
-    json::Value item = json::object();
-    if (code == 0) {
-      json::set(item.get(), "code", json::null());
-      json::set(item.get(), "count", json::integer(count));
-      json::set(item.get(), "description", json::null());
+    out.open('{');
+    out.key("code").optional_integer(code == 0 ? std::nullopt : std::optional<long long>(code));
+    out.key("count").integer(count);
+    const error_codes::ErrorCode* known = code == 0 ? nullptr : error_codes::find(static_cast<int>(code));
+    out.key("description");
+    if (known != nullptr) {
+      out.text(known->description);
     } else {
-      json::set(item.get(), "code", json::integer(code));
-      json::set(item.get(), "count", json::integer(count));
-      const error_codes::ErrorCode* known = error_codes::find(static_cast<int>(code));
-      json::set(item.get(), "description", known != nullptr ? json::string(known->description) : json::null());
+      out.null();
     }
-    json::append(error_list.get(), std::move(item));
+    out.close('}');
   }
-  json::set(root.get(), "errors", std::move(error_list));
+  out.close(']');
 
-  json::Value series = json::array();
+  out.key("series").open('[');
   const std::vector<TimeRange> ranges = series_buckets(query.from, query.to, query.granularity);
   for (size_t i = 0; i < ranges.size(); ++i) {
-    json::Value point = json::object();
-    json::set(point.get(), "start", json::string(format_instant(ranges[i].begin)));
-    json::set(point.get(), "end", json::string(format_instant(ranges[i].end)));
-    set_outcomes(point.get(), report.series[i]);
-    json::append(series.get(), std::move(point));
+    out.open('{');
+    out.key("start").text(format_instant(ranges[i].begin));
+    out.key("end").text(format_instant(ranges[i].end));
+    write_outcomes(out, report.series[i]);
+    out.close('}');
   }
-  json::set(root.get(), "series", std::move(series));
-  return json::dump(root.get());
+  out.close(']');
+  out.close('}');
+  return out.take();
 }
 
 std::string shown(std::string_view text) {
@@ -589,8 +756,9 @@ long long nearest_rank(int percentile, long long n) {
   return std::clamp(rank, 1LL, n);
 }
 
-std::optional<long long> value_at_rank(const std::map<long long, long long>& counts, long long rank) {
+std::optional<long long> value_at_rank(std::vector<std::pair<long long, long long>> counts, long long rank) {
   if (rank < 1) return std::nullopt;
+  std::sort(counts.begin(), counts.end());
   long long before = 0;
   for (const auto& [value, count] : counts) {
     before += count;

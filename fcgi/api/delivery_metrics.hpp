@@ -2,11 +2,11 @@
 #pragma once
 
 #include <array>
-#include <map>
 #include <optional>
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "wagate/context.hpp"
@@ -79,9 +79,11 @@ struct WindowPlan {
 // Nearest rank: the p-th percentile of n sorted values is the one at rank
 // ceil(p/100 * n) (1-based), at least 1. 0 when n is 0.
 [[nodiscard]] long long nearest_rank(int percentile, long long n);
-// The value at a 1-based rank of a distribution given as value -> count;
-// nullopt when the rank is outside it.
-[[nodiscard]] std::optional<long long> value_at_rank(const std::map<long long, long long>& counts, long long rank);
+// The value at a 1-based rank of a distribution given as (value, count)
+// pairs in any order, a value possibly in several pairs; nullopt when the
+// rank is outside it.
+[[nodiscard]] std::optional<long long> value_at_rank(std::vector<std::pair<long long, long long>> counts,
+                                                     long long rank);
 
 // The route (scope read, the caller's tenant only).
 http::Response delivery_metrics(http::Request& request, Context& context);

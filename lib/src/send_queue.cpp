@@ -4,11 +4,22 @@
 #include <hiredis.h>
 
 #include <string>
+#include <vector>
 
 #include "wagate/error.hpp"
 #include "wagate/redis.hpp"
 
 namespace wagate::send_queue {
+namespace {
+
+// ARGV holds (message_id, tenant_id, created_at) triples.
+constexpr std::string_view kEnqueueManyScript =
+    "for i = 1, #ARGV, 3 do "
+    "redis.call('XADD', KEYS[1], '*', 'message_id', ARGV[i], 'tenant_id', ARGV[i + 1], 'created_at', ARGV[i + 2]) "
+    "end "
+    "return #ARGV / 3";
+
+}  // namespace
 
 std::string_view stream_for(Priority priority) {
   return priority == Priority::High ? kHighStream : kNormalStream;
@@ -26,6 +37,22 @@ void enqueue(redis::Client& redis, Priority priority, std::string_view message_i
   const redis::Reply reply = redis.command({"XADD", stream_for(priority), "*", "message_id", message_id,
                                             "tenant_id", tenant, "created_at", created_at});
   if (reply.is_error()) throw RedisError("redis: XADD failed: " + std::string(reply.str()));
+}
+
+void enqueue_many(redis::Client& redis, Priority priority, std::span<const QueuedMessage> messages) {
+  if (messages.empty()) return;
+  std::vector<std::string> tenants;
+  tenants.reserve(messages.size());
+  for (const QueuedMessage& message : messages) tenants.push_back(std::to_string(message.tenant_id));
+  std::vector<std::string_view> args = {"EVAL", kEnqueueManyScript, "1", stream_for(priority)};
+  args.reserve(args.size() + 3 * messages.size());
+  for (size_t i = 0; i < messages.size(); ++i) {
+    args.push_back(messages[i].message_id);
+    args.push_back(tenants[i]);
+    args.push_back(messages[i].created_at);
+  }
+  const redis::Reply reply = redis.command(args);
+  if (reply.is_error()) throw RedisError("redis: queueing messages failed: " + std::string(reply.str()));
 }
 
 void ensure_groups(redis::Client& redis) {

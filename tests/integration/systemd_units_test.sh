@@ -33,9 +33,17 @@ for g in api inbound status; do
   assert_eq 0660 "$(value_of "wagate-$g.socket" SocketMode)" "wagate-$g.socket: only owner and nginx's group"
 done
 for g in inbound status; do
-  assert_eq /var/lib/wagate/spool "$(value_of "wagate-$g.service" ReadWritePaths)" "wagate-$g.service: may write the spool"
+  assert_contains "$(grep -E '^ReadWritePaths=' "$UNITS/wagate-$g.service")" "ReadWritePaths=/var/lib/wagate/spool" \
+    "wagate-$g.service: may write the spool"
 done
-if grep -q '^ReadWritePaths=' "$UNITS/wagate-api.service"; then fail "wagate-api.service may write to disk"; fi
+# The API writes nothing to disk but its Prometheus snapshot (a tmpfs under /run).
+if grep -E '^ReadWritePaths=' "$UNITS/wagate-api.service" | grep -qv '^ReadWritePaths=/run/wagate/metrics$'; then
+  fail "wagate-api.service may write to disk beyond /run/wagate/metrics"
+fi
+for unit in wagate-api.service wagate-inbound.service wagate-status.service wagate-sender.service wagate-maint.service; do
+  assert_contains "$(grep -E '^(RuntimeDirectory|ReadWritePaths)=' "$UNITS/$unit")" "/run/wagate/metrics" \
+    "$unit: may publish its Prometheus snapshot"
+done
 pass "wagate-api.service writes nowhere"
 
 for unit in wagate-api.service wagate-inbound.service wagate-status.service wagate-sender.service wagate-maint.service; do

@@ -246,20 +246,22 @@ TEST(Window, EveryMicrosecondIsReadExactlyOnce) {
 
 // ---- percentiles ----
 
+// Each value as its own pair, in the order given: ties and disorder are
+// what the merged rollup rows look like too.
 long long percentile_of(const std::vector<long long>& values, int p) {
-  std::map<long long, long long> counts;
-  for (const long long v : values) ++counts[v];
+  std::vector<std::pair<long long, long long>> counts;
+  for (const long long v : values) counts.emplace_back(v, 1);
   return value_at_rank(counts, nearest_rank(p, static_cast<long long>(values.size()))).value_or(-999);
 }
 
 TEST(Percentile, NearestRankOnSmallArrays) {
-  const std::vector<long long> five = {15, 20, 35, 40, 50};
+  const std::vector<long long> five = {40, 15, 50, 20, 35};
   EXPECT_EQ(percentile_of(five, 5), 15);
   EXPECT_EQ(percentile_of(five, 30), 20);
   EXPECT_EQ(percentile_of(five, 40), 20);
   EXPECT_EQ(percentile_of(five, 50), 35);
   EXPECT_EQ(percentile_of(five, 100), 50);
-  const std::vector<long long> ten = {3, 6, 7, 8, 8, 10, 13, 15, 16, 20};
+  const std::vector<long long> ten = {20, 3, 8, 6, 16, 7, 15, 8, 10, 13};
   EXPECT_EQ(percentile_of(ten, 25), 7);
   EXPECT_EQ(percentile_of(ten, 50), 8);
   EXPECT_EQ(percentile_of(ten, 75), 15);
@@ -277,7 +279,7 @@ TEST(Percentile, RanksAndOutOfRange) {
   EXPECT_EQ(nearest_rank(99, 100), 99);
   EXPECT_EQ(nearest_rank(99, 101), 100);
   EXPECT_EQ(nearest_rank(0, 10), 1);
-  const std::map<long long, long long> counts = {{5, 2}, {9, 1}};
+  const std::vector<std::pair<long long, long long>> counts = {{9, 1}, {5, 1}, {5, 1}};
   EXPECT_EQ(value_at_rank(counts, 2), 5);
   EXPECT_EQ(value_at_rank(counts, 3), 9);
   EXPECT_FALSE(value_at_rank(counts, 0).has_value());

@@ -51,6 +51,7 @@ std::vector<TenantHour> changed_hours(pg::Connection& db, const std::optional<st
           "   WHERE direction = 'outbound'"
           "  UNION SELECT tenant_id, period_start FROM delivery_rollup_counts WHERE period = 'hour'"
           "  UNION SELECT tenant_id, period_start FROM delivery_rollup_times WHERE period = 'hour'"
+          "  UNION SELECT tenant_id, period_start FROM delivery_rollup_buckets WHERE period = 'hour'"
           "  UNION SELECT tenant_id, hour FROM metrics_dirty_hours) d"
           " ORDER BY 1, 2");
     }
@@ -90,8 +91,10 @@ long long recompute(pg::Connection& db, const std::vector<TenantHour>& hours, Ro
       " c AS (DELETE FROM delivery_rollup_counts r USING d"
       "        WHERE r.tenant_id = d.tenant_id AND r.period = 'hour' AND r.period_start = d.hour RETURNING 1),"
       " t AS (DELETE FROM delivery_rollup_times r USING d"
+      "        WHERE r.tenant_id = d.tenant_id AND r.period = 'hour' AND r.period_start = d.hour RETURNING 1),"
+      " b AS (DELETE FROM delivery_rollup_buckets r USING d"
       "        WHERE r.tenant_id = d.tenant_id AND r.period = 'hour' AND r.period_start = d.hour RETURNING 1)"
-      " SELECT (SELECT count(*) FROM c), (SELECT count(*) FROM t)",
+      " SELECT (SELECT count(*) FROM c), (SELECT count(*) FROM t), (SELECT count(*) FROM b)",
       {hour_tenants, hour_starts});
 
   // One pass over the messages of these hours feeds both tables. Each
@@ -128,8 +131,13 @@ long long recompute(pg::Connection& db, const std::vector<TenantHour>& hours, Ro
       "                GROUP BY GROUPING SETS ((tenant_id, hour, sender, delivery_ms),"
       "                                        (tenant_id, hour, delivery_ms))) v"
       "        GROUP BY tenant_id, hour, sender, wagate_delivery_time_bucket(ms)"
+      "       RETURNING tenant_id, period_start, sender, bucket, messages),"
+      " b AS (INSERT INTO delivery_rollup_buckets (tenant_id, period, period_start, sender, buckets, counts)"
+      "       SELECT tenant_id, 'hour', period_start, sender, array_agg(bucket ORDER BY bucket),"
+      "              array_agg(messages ORDER BY bucket)"
+      "         FROM t GROUP BY tenant_id, period_start, sender"
       "       RETURNING 1)"
-      " SELECT (SELECT count(*) FROM c) + (SELECT count(*) FROM t)",
+      " SELECT (SELECT count(*) FROM c) + (SELECT count(*) FROM t) + (SELECT count(*) FROM b)",
       {hour_tenants, hour_starts});
   long long rows = written.get_int(0, 0);
 
@@ -138,8 +146,10 @@ long long recompute(pg::Connection& db, const std::vector<TenantHour>& hours, Ro
       " c AS (DELETE FROM delivery_rollup_counts r USING d"
       "        WHERE r.tenant_id = d.tenant_id AND r.period = 'day' AND r.period_start = d.day RETURNING 1),"
       " t AS (DELETE FROM delivery_rollup_times r USING d"
+      "        WHERE r.tenant_id = d.tenant_id AND r.period = 'day' AND r.period_start = d.day RETURNING 1),"
+      " b AS (DELETE FROM delivery_rollup_buckets r USING d"
       "        WHERE r.tenant_id = d.tenant_id AND r.period = 'day' AND r.period_start = d.day RETURNING 1)"
-      " SELECT (SELECT count(*) FROM c), (SELECT count(*) FROM t)",
+      " SELECT (SELECT count(*) FROM c), (SELECT count(*) FROM t), (SELECT count(*) FROM b)",
       {day_tenants, day_starts});
 
   // A day is the sum of its 24 hours (UTC: '24 hours', never '1 day',
@@ -171,8 +181,13 @@ long long recompute(pg::Connection& db, const std::vector<TenantHour>& hours, Ro
       "                      unnest(r.delivery_ms, r.counts) AS v(ms, n)"
       "                GROUP BY 1, 2, 3, 4, 5) x"
       "        GROUP BY tenant_id, day, sender, bucket"
+      "       RETURNING tenant_id, period_start, sender, bucket, messages),"
+      " b AS (INSERT INTO delivery_rollup_buckets (tenant_id, period, period_start, sender, buckets, counts)"
+      "       SELECT tenant_id, 'day', period_start, sender, array_agg(bucket ORDER BY bucket),"
+      "              array_agg(messages ORDER BY bucket)"
+      "         FROM t GROUP BY tenant_id, period_start, sender"
       "       RETURNING 1)"
-      " SELECT (SELECT count(*) FROM c) + (SELECT count(*) FROM t)",
+      " SELECT (SELECT count(*) FROM c) + (SELECT count(*) FROM t) + (SELECT count(*) FROM b)",
       {day_tenants, day_starts});
   rows += daily.get_int(0, 0);
 
@@ -214,6 +229,10 @@ RollupStats rollup(pg::Connection& db) {
       chunk.clear();
     }
   }
+
+  // A first run fills the tables from nothing: their statistics would
+  // otherwise say "empty" until autovacuum comes by.
+  if (stats.full) db.exec("ANALYZE delivery_rollup_counts, delivery_rollup_times, delivery_rollup_buckets");
 
   // Every entry this snapshot sees was among the hours above.
   db.exec("DELETE FROM metrics_dirty_hours");

@@ -19,7 +19,7 @@ struct RollupStats {
 // message row its last snapshot could not see (metrics_xid) or a deleted
 // one (metrics_dirty_hours), replaces their hourly rows and their days'
 // daily rows, and stores this run's snapshot as the new watermark
-// (sql/005_rollups.sql). Work is bounded by what changed since the last run.
+// (sql/004_rollups.sql). Work is bounded by what changed since the last run.
 // The caller holds the job's advisory lock. Throws DbError.
 RollupStats rollup(pg::Connection& db);
 

@@ -3,8 +3,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <charconv>
 #include <climits>
 #include <map>
+#include <utility>
 
 #include "wagate/error.hpp"
 #include "wagate/log.hpp"
@@ -28,6 +31,22 @@ const redisReply* map_field(const redisReply* map, std::string_view name) {
     if (reply_text(map->element[i]) == name) return map->element[i + 1];
   }
   return nullptr;
+}
+
+// A stream id "ms-seq" as a comparable pair; "0-0" when it cannot be read.
+std::pair<unsigned long long, unsigned long long> parse_id(std::string_view id) {
+  unsigned long long ms = 0;
+  unsigned long long seq = 0;
+  const size_t dash = id.find('-');
+  if (dash == std::string_view::npos) return {0, 0};
+  const char* const end = id.data() + id.size();
+  const auto ms_read = std::from_chars(id.data(), id.data() + dash, ms);
+  const auto seq_read = std::from_chars(id.data() + dash + 1, end, seq);
+  if (ms_read.ec != std::errc() || ms_read.ptr != id.data() + dash || seq_read.ec != std::errc() ||
+      seq_read.ptr != end) {
+    return {0, 0};
+  }
+  return {ms, seq};
 }
 
 }  // namespace
@@ -118,6 +137,29 @@ std::vector<send_queue::Entry> Queue::reclaim(std::chrono::milliseconds min_idle
     for (auto& entry : parsed) entries.push_back(std::move(entry));
   }
   return entries;
+}
+
+Queue::ReadPosition Queue::read_position(std::string_view stream) {
+  ReadPosition position;
+  const redis::Reply info = redis_.command({"XINFO", "STREAM", stream});
+  if (info.is_error()) {
+    // No stream (Redis restarted empty): nothing waits in it.
+    if (info.str().starts_with("ERR no such key")) return position;
+    throw RedisError("redis: XINFO STREAM failed: " + std::string(info.str()));
+  }
+  const auto last_added = parse_id(reply_text(map_field(info.raw(), "last-generated-id")));
+  // Without the group (not created yet) nothing was delivered: "0-0".
+  std::pair<unsigned long long, unsigned long long> delivered{0, 0};
+  const redis::Reply groups = redis_.command({"XINFO", "GROUPS", stream});
+  if (groups.is_error()) throw RedisError("redis: XINFO GROUPS failed: " + std::string(groups.str()));
+  for (size_t i = 0; i < groups.size(); ++i) {
+    const redisReply* group = groups.element(i);
+    if (reply_text(map_field(group, "name")) != send_queue::kGroup) continue;
+    delivered = parse_id(reply_text(map_field(group, "last-delivered-id")));
+  }
+  position.entries_waiting = last_added > delivered;
+  position.delivered_through_ms = static_cast<long long>(std::min<unsigned long long>(delivered.first, LLONG_MAX));
+  return position;
 }
 
 void Queue::trim() {

@@ -31,6 +31,17 @@ class Queue {
   // `min_idle` (it crashed, or lost its connection), now this consumer's.
   std::vector<send_queue::Entry> reclaim(std::chrono::milliseconds min_idle, int count);
 
+  // Where the group stands on one stream: whether entries wait that no
+  // consumer has read yet, and the Redis server time (ms) of the newest
+  // entry it has delivered. Entries are never deleted from the middle of a
+  // stream (trimming drops only delivered ones), so entries wait exactly
+  // when the stream's last id is past the group's last delivered id.
+  struct ReadPosition {
+    bool entries_waiting = false;
+    long long delivered_through_ms = 0;
+  };
+  ReadPosition read_position(std::string_view stream);
+
   // Drops the entries every consumer is done with (older than the oldest
   // pending one, or than the last delivered one when none is pending), so
   // the streams do not grow forever.

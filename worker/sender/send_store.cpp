@@ -47,6 +47,13 @@ const std::string kRecord = "SELECT ord, result FROM wagate_record_send_results(
 // entry waits in the stream; if the entry was lost, it comes back after 30 s.
 // An 'accepted' row without next_attempt_at is due 10 s after it was
 // created (the grace the API gives its own enqueue).
+// $2 / $3 (high / normal stream, ms since the epoch, 'Infinity' when
+// nothing waits): a row last queued after its stream's cutoff may still
+// have its entry unread there, and queuing it again would only put one more
+// copy behind it (under a backlog, every due row again and again). An
+// 'accepted' row was last queued by the API (created_at) or by a sweeper
+// (requeued_at); a 'retrying' one's entry was acknowledged, so only a
+// sweeper's requeued_at counts.
 const std::string kTakeDue =
     "WITH due AS ("
     " SELECT tenant_id, created_at, id FROM messages"
@@ -54,6 +61,8 @@ const std::string kTakeDue =
     " AND (next_attempt_at <= now()"
     "      OR (next_attempt_at IS NULL AND status = 'accepted' AND created_at < now() - interval '10 seconds'))"
     " AND (requeued_at IS NULL OR requeued_at < now() - interval '30 seconds')"
+    " AND coalesce(CASE WHEN status = 'accepted' THEN greatest(created_at, requeued_at) ELSE requeued_at END,"
+    "              '-infinity') < to_timestamp(CASE WHEN priority > 1 THEN $2::float8 ELSE $3::float8 END / 1000)"
     " ORDER BY next_attempt_at NULLS FIRST LIMIT $1 FOR UPDATE SKIP LOCKED) "
     "UPDATE messages m SET requeued_at = now() FROM due "
     "WHERE m.tenant_id = due.tenant_id AND m.created_at = due.created_at AND m.id = due.id "
@@ -212,10 +221,16 @@ std::shared_ptr<const TenantInfo> SendStore::tenant(TenantDirectory& directory, 
   return guarded([&](pg::Connection& db) { return directory.find(db, master_key, tenant_id); });
 }
 
-std::vector<DueMessage> SendStore::take_due(int limit) {
+std::vector<DueMessage> SendStore::take_due(int limit, const RequeueCutoff& cutoff) {
   const std::string limit_text = std::to_string(limit);
-  const pg::Result rows =
-      guarded([&](pg::Connection& db) { return db.exec_prepared("sender_take_due", {limit_text}); });
+  const auto cutoff_text = [](const std::optional<long long>& ms) {
+    return ms ? std::to_string(*ms) : std::string("Infinity");
+  };
+  const std::string high_text = cutoff_text(cutoff.high_ms);
+  const std::string normal_text = cutoff_text(cutoff.normal_ms);
+  const pg::Result rows = guarded([&](pg::Connection& db) {
+    return db.exec_prepared("sender_take_due", {limit_text, high_text, normal_text});
+  });
   std::vector<DueMessage> due;
   due.reserve(static_cast<size_t>(rows.rows()));
   for (int r = 0; r < rows.rows(); ++r) {

@@ -53,6 +53,16 @@ struct DueMessage {
   int priority = 1;
 };
 
+// Per stream: a message last queued at or after its cutoff (Redis server
+// time, ms) may still have its entry waiting unread, so it is not queued
+// again. nullopt: nothing waits in that stream, every due message goes.
+// Entries the group has read are acknowledged, pending (reclaimed later) or
+// deferred to Postgres, so queuing those messages again loses nothing.
+struct RequeueCutoff {
+  std::optional<long long> high_ms;
+  std::optional<long long> normal_ms;
+};
+
 // One connection, used from the sender's loop thread only. Every method
 // throws DbError when Postgres is unreachable (the connection is dropped and
 // the next call reconnects) and QueryError when a statement is refused.
@@ -83,8 +93,10 @@ class SendStore {
 
   // Messages that are due ('accepted' or 'retrying', next_attempt_at passed,
   // or 'accepted' with none after a grace), not queued again in the last
-  // 30 s, and that no other sweeper holds: marked requeued and returned.
-  std::vector<DueMessage> take_due(int limit);
+  // 30 s, whose last queue entry the group has already read (see
+  // RequeueCutoff), and that no other sweeper holds: marked requeued and
+  // returned.
+  std::vector<DueMessage> take_due(int limit, const RequeueCutoff& cutoff);
 
   // The tenant through the directory, on this connection.
   std::shared_ptr<const TenantInfo> tenant(TenantDirectory& directory, const Secret& master_key, long long tenant_id);

@@ -35,6 +35,11 @@ constexpr auto kTrimEvery = std::chrono::seconds(30);
 constexpr auto kCleanupEvery = std::chrono::seconds(60);
 constexpr auto kInfraBackoff = std::chrono::seconds(1);
 constexpr int kSweepBatch = 500;
+// How much earlier than the group's read position a message must have been
+// queued to count as read: covers the clocks of Postgres (created_at,
+// requeued_at) and Redis (entry ids) disagreeing, and the time between a
+// row's timestamp and its XADD.
+constexpr long long kReadPositionSlackMs = 5000;
 // After a drain is asked for, outcomes that cannot be recorded are kept
 // (and retried) this long before the process gives up and exits non-zero:
 // their messages stay 'dispatching' and wagate-maint resolves them.
@@ -537,9 +542,22 @@ void Sender::flush(Clock::time_point now) {
 void Sender::sweep(Clock::time_point now) {
   if (stopping_ || now < next_sweep_ || now < db_retry_at_ || now < redis_retry_at_) return;
   next_sweep_ = now + kSweepEvery;
+  RequeueCutoff cutoff;
+  try {
+    const auto cutoff_for = [&](std::string_view stream) -> std::optional<long long> {
+      const Queue::ReadPosition position = queue_.read_position(stream);
+      if (!position.entries_waiting) return std::nullopt;
+      return position.delivered_through_ms - kReadPositionSlackMs;
+    };
+    cutoff.high_ms = cutoff_for(send_queue::kHighStream);
+    cutoff.normal_ms = cutoff_for(send_queue::kNormalStream);
+  } catch (const RedisError& e) {
+    note_redis_error(e, now);
+    return;
+  }
   std::vector<DueMessage> due;
   try {
-    due = store_.take_due(kSweepBatch);
+    due = store_.take_due(kSweepBatch, cutoff);
   } catch (const DbError& e) {
     note_db_error(e, now);
     return;
@@ -549,10 +567,14 @@ void Sender::sweep(Clock::time_point now) {
   if (due.size() == static_cast<size_t>(kSweepBatch)) next_sweep_ = now;
   size_t queued = 0;
   try {
-    for (const DueMessage& message : due) {
-      send_queue::enqueue(queue_.client(), priority_for(message.priority), message.key.id, message.key.tenant_id,
-                          message.key.created_at);
-      ++queued;
+    for (const auto priority : {send_queue::Priority::High, send_queue::Priority::Normal}) {
+      std::vector<send_queue::QueuedMessage> batch;
+      for (const DueMessage& message : due) {
+        if (priority_for(message.priority) != priority) continue;
+        batch.push_back({message.key.id, message.key.tenant_id, message.key.created_at});
+      }
+      send_queue::enqueue_many(queue_.client(), priority, batch);
+      queued += batch.size();
     }
   } catch (const RedisError& e) {
     // The rest are queued again in 30 s.

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,6 +38,17 @@ std::optional<Priority> parse_priority(std::string_view text);  // "high" | "nor
 // XADD with fields message_id, tenant_id, created_at. Throws RedisError.
 void enqueue(redis::Client& redis, Priority priority, std::string_view message_id, long long tenant_id,
              std::string_view created_at);
+
+struct QueuedMessage {
+  std::string_view message_id;
+  long long tenant_id = 0;
+  std::string_view created_at;
+};
+
+// The same XADD for each message, in order, in one round trip (a script):
+// the sweeper queues hundreds at a time. Throws RedisError; after a failure
+// some of them may be queued, which is harmless.
+void enqueue_many(redis::Client& redis, Priority priority, std::span<const QueuedMessage> messages);
 
 // Creates both streams' consumer group if missing (XGROUP CREATE ... MKSTREAM).
 void ensure_groups(redis::Client& redis);
