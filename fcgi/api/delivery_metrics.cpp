@@ -149,21 +149,21 @@ long long number(const pg::Result& rows, int row, int col) {
   long long value = 0;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (error != std::errc() || end != text.data() + text.size() || text.empty()) {
-    throw DbError("delivery metrics: column " + std::to_string(col) + " is not an integer");
+    throw Error("delivery metrics: column " + std::to_string(col) + " is not an integer");
   }
   return value;
 }
 
 // A Postgres bigint[] in text form ("{1,2,3}").
 std::vector<long long> integer_list(std::string_view text) {
-  if (text.size() < 2 || text.front() != '{' || text.back() != '}') throw DbError("delivery metrics: not an array");
+  if (text.size() < 2 || text.front() != '{' || text.back() != '}') throw Error("delivery metrics: not an array");
   std::vector<long long> values;
   const char* pos = text.data() + 1;
   const char* const end = text.data() + text.size() - 1;
   while (pos < end) {
     long long value = 0;
     const auto [next, error] = std::from_chars(pos, end, value);
-    if (error != std::errc() || (next != end && *next != ',')) throw DbError("delivery metrics: malformed array");
+    if (error != std::errc() || (next != end && *next != ',')) throw Error("delivery metrics: malformed array");
     values.push_back(value);
     pos = next == end ? end : next + 1;
   }
@@ -233,7 +233,7 @@ std::set<long long> changed_hours(pg::Connection& db, const std::string& tenant,
                                   long long from_hour, long long to_hour) {
   const std::string xmin = snapshot.substr(0, snapshot.find(':'));
   if (xmin.empty() || !std::all_of(xmin.begin(), xmin.end(), is_digit)) {
-    throw DbError("metrics_rollup_state holds a malformed snapshot");
+    throw Error("delivery metrics: metrics_rollup_state holds a malformed snapshot");
   }
   // metrics_xid >= xmin first: it is what the index answers, and it bounds
   // the work by what changed since the last run, not by the history.
@@ -254,7 +254,7 @@ size_t series_index(long long t, const MetricsQuery& query, size_t buckets) {
   const long long unit = granularity_micros(query.granularity);
   const long long index = (floor_to(t, unit) - floor_to(query.from, unit)) / unit;
   if (index < 0 || static_cast<size_t>(index) >= buckets) {
-    throw DbError("delivery metrics: a row outside the window (" + format_instant(t) + ")");
+    throw Error("delivery metrics: a row outside the window (" + format_instant(t) + ")");
   }
   return static_cast<size_t>(index);
 }
@@ -302,8 +302,6 @@ Report compute(pg::Connection& db, long long tenant_id, const MetricsQuery& quer
   // table's estimates can tempt the planner into compiling them for longer
   // than they run.
   db.exec("SET LOCAL jit = off");
-  const long long first_hour = floor_to(query.from + kHourMicros - 1, kHourMicros);
-  const long long last_hour = floor_to(query.to, kHourMicros);
   const pg::Result state = db.exec("SELECT snapshot::text FROM metrics_rollup_state WHERE id = 1");
   WindowPlan counts_plan;
   WindowPlan times_plan;
@@ -312,22 +310,35 @@ Report compute(pg::Connection& db, long long tenant_id, const MetricsQuery& quer
     counts_plan.raw = {{query.from, query.to}};
     times_plan = counts_plan;
   } else {
-    std::set<long long> dirty;
-    if (first_hour < last_hour) dirty = changed_hours(db, tenant, std::string(state.get(0, 0)), first_hour, last_hour);
+    // Every hour the window touches, the partial ones at its edges included.
+    const std::set<long long> dirty =
+        changed_hours(db, tenant, std::string(state.get(0, 0)), floor_to(query.from, kHourMicros),
+                      floor_to(query.to - 1, kHourMicros) + kHourMicros);
     counts_plan = plan_window(query.from, query.to, dirty, query.granularity == Granularity::Day);
     times_plan = plan_window(query.from, query.to, dirty, true);
   }
 
-  // The messages of the partial hours and the changed hours (both plans
-  // read the same ones), each range within one hour so that a row's range
-  // says which point of the series it belongs to. OFFSET 0 keeps each range
-  // a scan of the primary key, never a join against the tenant's history.
+  // The statements from here on are prepared and always run their generic
+  // plan: each range or period is its own index probe whatever the values,
+  // so it is as good as a custom one, and planning over every partition of
+  // messages costs more than running. (Not so for changed_hours above: its
+  // bound on metrics_xid must be seen to be recent for its index to win.)
+  db.exec("SET LOCAL plan_cache_mode = force_generic_plan");
+  //
+  // The messages of the partial hours and the changed hours, then those
+  // taken out of partial hours read from the rollup (both plans read the
+  // same ones); each range within one hour, so that a row's range says which
+  // point of the series it belongs to. OFFSET 0 keeps each range a scan of
+  // the primary key, never a join against the tenant's history.
   std::map<long long, long long> buckets;  // delivery-time bucket -> messages
   using ValueCounts = std::vector<std::pair<long long, long long>>;
   std::map<long long, ValueCounts> values;  // bucket -> (delivery ms, messages), unsorted, repeats allowed
-  const std::vector<TimeRange> raw_ranges = within_hours(counts_plan.raw);
+  std::vector<TimeRange> raw_ranges = within_hours(counts_plan.raw);
+  const size_t added_ranges = raw_ranges.size();
+  for (const TimeRange& range : within_hours(counts_plan.subtract)) raw_ranges.push_back(range);
   if (!raw_ranges.empty()) {
-    const pg::Result raw = db.exec(
+    db.prepare(
+        "delivery_metrics_raw",
         "SELECT r.i, m.status, m.error_code, m.delivery_ms, wagate_delivery_time_bucket(m.delivery_ms), count(*)"
         "  FROM unnest($2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY AS r(lo, hi, i)"
         " CROSS JOIN LATERAL ("
@@ -335,13 +346,15 @@ Report compute(pg::Connection& db, long long tenant_id, const MetricsQuery& quer
         "    WHERE m.tenant_id = $1 AND m.created_at >= r.lo AND m.created_at < r.hi AND m.direction = 'outbound'"
         "      AND ($4::text IS NULL OR m.from_addr = $4)"
         "   OFFSET 0) m"
-        " GROUP BY 1, 2, 3, 4",
-        {tenant, range_array(raw_ranges, true), range_array(raw_ranges, false),
-         query.sender ? pg::Param(*query.sender) : std::nullopt});
+        " GROUP BY 1, 2, 3, 4");
+    const pg::Result raw =
+        db.exec_prepared("delivery_metrics_raw", {tenant, range_array(raw_ranges, true),
+                                                  range_array(raw_ranges, false),
+                                                  query.sender ? pg::Param(*query.sender) : std::nullopt});
     for (int i = 0; i < raw.rows(); ++i) {
-      const long long count = number(raw, i, 5);
       const long long range = number(raw, i, 0);
-      if (range < 1 || static_cast<size_t>(range) > raw_ranges.size()) throw DbError("delivery metrics: bad range");
+      if (range < 1 || static_cast<size_t>(range) > raw_ranges.size()) throw Error("delivery metrics: bad range");
+      const long long count = static_cast<size_t>(range) <= added_ranges ? number(raw, i, 5) : -number(raw, i, 5);
       add_counts(report, series_index(raw_ranges[static_cast<size_t>(range - 1)].begin, query, report.series.size()),
                  raw.get(i, 1), number(raw, i, 2), count);
       if (raw.is_null(i, 3)) continue;
@@ -353,27 +366,40 @@ Report compute(pg::Connection& db, long long tenant_id, const MetricsQuery& quer
     }
   }
 
-  // Counts: consecutive hours and days as ranges of the rollup's key.
+  // Counts: consecutive hours and days as ranges of the rollup's key,
+  // summed by Postgres twice over: per period and status for the series,
+  // per status and error code for the totals (a series point needs no error
+  // codes, and the window's totals need no periods).
   const std::vector<TimeRange> hour_runs = runs(counts_plan.hours, kHourMicros);
   const std::vector<TimeRange> day_runs = runs(counts_plan.days, kDayMicros);
   if (!hour_runs.empty() || !day_runs.empty()) {
-    const pg::Result rows = db.exec(
-        "SELECT date_part('epoch', c.period_start)::bigint, c.status, c.error_code, c.messages, c.timed,"
-        "       c.delivery_ms_sum"
+    db.prepare(
+        "delivery_metrics_counts",
+        "SELECT grouping(c.period_start), date_part('epoch', c.period_start)::bigint, c.status, c.error_code,"
+        "       sum(c.messages)::bigint, sum(c.timed)::bigint, sum(c.delivery_ms_sum)::bigint"
         "  FROM (SELECT 'hour' AS period, lo, hi FROM unnest($3::timestamptz[], $4::timestamptz[]) AS r(lo, hi)"
         "        UNION ALL"
         "        SELECT 'day', lo, hi FROM unnest($5::timestamptz[], $6::timestamptz[]) AS r(lo, hi)) r"
         " CROSS JOIN LATERAL ("
         "   SELECT * FROM delivery_rollup_counts c WHERE c.tenant_id = $1 AND c.period = r.period"
         "      AND c.sender = $2 AND c.period_start >= r.lo AND c.period_start < r.hi"
-        "   OFFSET 0) c",
-        {tenant, sender, range_array(hour_runs, true), range_array(hour_runs, false), range_array(day_runs, true),
-         range_array(day_runs, false)});
+        "   OFFSET 0) c"
+        " GROUP BY GROUPING SETS ((c.period_start, c.status), (c.status, c.error_code))");
+    const pg::Result rows = db.exec_prepared(
+        "delivery_metrics_counts", {tenant, sender, range_array(hour_runs, true), range_array(hour_runs, false),
+                                    range_array(day_runs, true), range_array(day_runs, false)});
     for (int i = 0; i < rows.rows(); ++i) {
-      add_counts(report, series_index(number(rows, i, 0) * kSecondMicros, query, report.series.size()),
-                 rows.get(i, 1), number(rows, i, 2), number(rows, i, 3));
-      report.timed += number(rows, i, 4);
-      report.delivery_ms_sum += number(rows, i, 5);
+      const std::string_view status = rows.get(i, 2);
+      const long long messages = number(rows, i, 4);
+      if (rows.get(i, 0) == "0") {
+        report.series[series_index(number(rows, i, 1) * kSecondMicros, query, report.series.size())].add(status,
+                                                                                                         messages);
+        continue;
+      }
+      report.total.add(status, messages);
+      if (is_failure(status)) report.errors[number(rows, i, 3)] += messages;
+      report.timed += number(rows, i, 5);
+      report.delivery_ms_sum += number(rows, i, 6);
     }
   }
 
@@ -382,12 +408,12 @@ Report compute(pg::Connection& db, long long tenant_id, const MetricsQuery& quer
   const std::string hours = timestamp_array(times_plan.hours);
   const std::string days = timestamp_array(times_plan.days);
   if (times_from_rollup) {
-    const pg::Result rows =
-        db.exec(rollup_rows("buckets::text, counts::text", "delivery_rollup_buckets"), {tenant, sender, hours, days});
+    db.prepare("delivery_metrics_buckets", rollup_rows("buckets::text, counts::text", "delivery_rollup_buckets"));
+    const pg::Result rows = db.exec_prepared("delivery_metrics_buckets", {tenant, sender, hours, days});
     for (int i = 0; i < rows.rows(); ++i) {
       const std::vector<long long> keys = integer_list(rows.get(i, 0));
       const std::vector<long long> counts = integer_list(rows.get(i, 1));
-      if (keys.size() != counts.size()) throw DbError("delivery metrics: malformed bucket totals");
+      if (keys.size() != counts.size()) throw Error("delivery metrics: malformed bucket totals");
       for (size_t k = 0; k < keys.size(); ++k) buckets[keys[k]] += counts[k];
     }
   }
@@ -421,13 +447,13 @@ Report compute(pg::Connection& db, long long tenant_id, const MetricsQuery& quer
   std::set<long long> needed;
   for (const Wanted& w : wanted) needed.insert(w.bucket);
   if (times_from_rollup && !needed.empty()) {
-    const pg::Result rows = db.exec(rollup_rows("bucket, delivery_ms::text, counts::text", "delivery_rollup_times",
-                                                " AND bucket = ANY($5::bigint[])"),
-                                    {tenant, sender, hours, days, integer_array(needed)});
+    db.prepare("delivery_metrics_times", rollup_rows("bucket, delivery_ms::text, counts::text",
+                                                     "delivery_rollup_times", " AND bucket = ANY($5::bigint[])"));
+    const pg::Result rows = db.exec_prepared("delivery_metrics_times", {tenant, sender, hours, days, integer_array(needed)});
     for (int i = 0; i < rows.rows(); ++i) {
       const std::vector<long long> ms = integer_list(rows.get(i, 1));
       const std::vector<long long> counts = integer_list(rows.get(i, 2));
-      if (ms.size() != counts.size()) throw DbError("delivery metrics: malformed delivery times");
+      if (ms.size() != counts.size()) throw Error("delivery metrics: malformed delivery times");
       ValueCounts& into = values[number(rows, i, 0)];
       for (size_t k = 0; k < ms.size(); ++k) into.emplace_back(ms[k], counts[k]);
     }
@@ -438,7 +464,7 @@ Report compute(pg::Connection& db, long long tenant_id, const MetricsQuery& quer
     const std::optional<long long> value = value_at_rank(values[w.bucket], w.rank_in_bucket);
     // The values of a bucket always add up to its total; a gap is a bug
     // in the rollup, better a 500 than a wrong number.
-    if (!value) throw DbError("delivery metrics: delivery-time bucket " + std::to_string(w.bucket) + " is incomplete");
+    if (!value) throw Error("delivery metrics: delivery-time bucket " + std::to_string(w.bucket) + " is incomplete");
     if (w.percentile < 0) {
       report.min_ms = value;
     } else if (w.percentile > 100) {
@@ -502,6 +528,14 @@ class JsonText {
     out_ += json::dump(json::string(value).get());
     return *this;
   }
+  // Text known to need no escaping (times, fixed words).
+  JsonText& plain(std::string_view value) {
+    comma();
+    out_ += '"';
+    out_ += value;
+    out_ += '"';
+    return *this;
+  }
   JsonText& optional_integer(const std::optional<long long>& value) { return value ? integer(*value) : null(); }
   JsonText& ratio(long long part, long long whole) {
     return whole == 0 ? null() : real(static_cast<double>(part) / static_cast<double>(whole));
@@ -552,9 +586,9 @@ void write_outcomes(JsonText& out, const Tally& tally) {
 std::string render(const MetricsQuery& query, const Report& report) {
   JsonText out;
   out.open('{');
-  out.key("from").text(format_instant(query.from));
-  out.key("to").text(format_instant(query.to));
-  out.key("granularity").text(query.granularity == Granularity::Hour ? "hour" : "day");
+  out.key("from").plain(format_instant(query.from));
+  out.key("to").plain(format_instant(query.to));
+  out.key("granularity").plain(query.granularity == Granularity::Hour ? "hour" : "day");
   out.key("sender");
   if (query.sender) {
     out.text(*query.sender);
@@ -586,6 +620,7 @@ std::string render(const MetricsQuery& query, const Report& report) {
   });
   out.key("errors").open('[');
   for (const auto& [code, count] : errors) {
+    if (count == 0) continue;  // all of them in a part taken out
     out.open('{');
     out.key("code").optional_integer(code == 0 ? std::nullopt : std::optional<long long>(code));
     out.key("count").integer(count);
@@ -604,8 +639,8 @@ std::string render(const MetricsQuery& query, const Report& report) {
   const std::vector<TimeRange> ranges = series_buckets(query.from, query.to, query.granularity);
   for (size_t i = 0; i < ranges.size(); ++i) {
     out.open('{');
-    out.key("start").text(format_instant(ranges[i].begin));
-    out.key("end").text(format_instant(ranges[i].end));
+    out.key("start").plain(format_instant(ranges[i].begin));
+    out.key("end").plain(format_instant(ranges[i].end));
     write_outcomes(out, report.series[i]);
     out.close('}');
   }
@@ -722,13 +757,27 @@ WindowPlan plan_window(long long from, long long to, const std::set<long long>& 
       plan.raw.push_back({begin, end});
     }
   };
+  // An hour the window covers only in part, [begin, end): its messages, or,
+  // when the part left out is the smaller one and the hour's rollup is
+  // current, the rollup minus the messages of the part left out. A window
+  // ending now covers the current hour up to now, and nothing is after now.
+  const auto partial = [&](long long hour, long long begin, long long end) {
+    const long long covered = end - begin;
+    if (dirty.contains(hour) || kHourMicros - covered >= covered) {
+      add_raw(begin, end);
+      return;
+    }
+    plan.hours.push_back(hour);
+    if (hour < begin) plan.subtract.push_back({hour, begin});
+    if (end < hour + kHourMicros) plan.subtract.push_back({end, hour + kHourMicros});
+  };
   const long long first_hour = floor_to(from + kHourMicros - 1, kHourMicros);
   const long long last_hour = floor_to(to, kHourMicros);
-  if (first_hour >= last_hour) {
-    add_raw(from, to);
+  if (first_hour > last_hour) {
+    partial(last_hour, from, to);
     return plan;
   }
-  add_raw(from, first_hour);
+  if (from < first_hour) partial(first_hour - kHourMicros, from, first_hour);
   const auto is_dirty_day = [&dirty](long long day) {
     const auto it = dirty.lower_bound(day);
     return it != dirty.end() && *it < day + kDayMicros;
@@ -746,7 +795,7 @@ WindowPlan plan_window(long long from, long long to, const std::set<long long>& 
     }
     hour += kHourMicros;
   }
-  add_raw(last_hour, to);
+  if (last_hour < to) partial(last_hour, last_hour, to);
   return plan;
 }
 
@@ -760,8 +809,11 @@ std::optional<long long> value_at_rank(std::vector<std::pair<long long, long lon
   if (rank < 1) return std::nullopt;
   std::sort(counts.begin(), counts.end());
   long long before = 0;
-  for (const auto& [value, count] : counts) {
-    before += count;
+  for (size_t i = 0; i < counts.size();) {
+    // All pairs of one value first: with subtracted pairs, only a value's
+    // net count says whether the rank falls on it.
+    const long long value = counts[i].first;
+    for (; i < counts.size() && counts[i].first == value; ++i) before += counts[i].second;
     if (rank <= before) return value;
   }
   return std::nullopt;

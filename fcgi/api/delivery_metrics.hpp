@@ -65,15 +65,20 @@ struct TimeRange {
 
 // Where each part of a window is read from, so that reading costs the same
 // whatever the history holds: whole days from the daily rollup, whole hours
-// from the hourly rollup, and from the messages themselves only the partial
-// hours at the edges and the hours that changed since the last rollup.
+// from the hourly rollup, and from the messages themselves only the hours
+// that changed since the last rollup and the edges of the window: an hour
+// the window covers in part is read from its messages, or, when less than
+// half of it is left out and its rollup is current, as the hourly rollup
+// minus the messages of the part left out (at most half an hour each).
 struct WindowPlan {
-  std::vector<TimeRange> raw;    // from messages; adjacent ranges merged
-  std::vector<long long> hours;  // starts of hours read from the hourly rollup
-  std::vector<long long> days;   // starts of days read from the daily rollup
+  std::vector<TimeRange> raw;       // counted from messages; adjacent ranges merged
+  std::vector<TimeRange> subtract;  // messages taken out of the hours they are in
+  std::vector<long long> hours;     // starts of hours read from the hourly rollup, ascending
+  std::vector<long long> days;      // starts of days read from the daily rollup, ascending
 };
-// `dirty`: starts of the hours whose rollup may be stale. With use_days
-// false every whole hour is read hourly (an hourly series needs them).
+// `dirty`: starts of the hours whose rollup may be stale, the partial hours
+// at the edges included. With use_days false every whole hour is read
+// hourly (an hourly series needs them).
 [[nodiscard]] WindowPlan plan_window(long long from, long long to, const std::set<long long>& dirty, bool use_days);
 
 // Nearest rank: the p-th percentile of n sorted values is the one at rank

@@ -104,14 +104,18 @@ class Client:
         self.conn = http.client.HTTPSConnection(parsed.hostname, parsed.port, context=ctx, timeout=30)
         self.headers = {"Authorization": "Bearer " + ENV["WAGATE_API_KEY"]}
 
-    def get(self, params):
+    def fetch(self, params):
+        """The answer's bytes: the latency measured is until the last one arrived."""
         self.conn.request("GET", "/api/v1/whatsapp/delivery-metrics?" + urllib.parse.urlencode(params),
                           headers=self.headers)
         response = self.conn.getresponse()
         body = response.read()
         if response.status != 200:
             raise RuntimeError(f"delivery-metrics answered {response.status}: {body[:300]!r}")
-        return json.loads(body)
+        return body
+
+    def get(self, params):
+        return json.loads(self.fetch(params))
 
 
 def latencies(client, params, requests):
@@ -119,7 +123,7 @@ def latencies(client, params, requests):
     samples = []
     for _ in range(requests):
         start = time.perf_counter()
-        client.get(params)
+        client.fetch(params)
         elapsed = time.perf_counter() - start
         samples.append(elapsed * 1000)
         time.sleep(max(0.0, MIN_INTERVAL_S - elapsed))

@@ -35,7 +35,8 @@ SENDERS = ["whatsapp:+14155238886", "whatsapp:+14155238887"]
 STATUS_ORDER = ["accepted", "scheduled", "retrying", "dispatching", "queued", "unknown", "sending", "sent",
                 "partially_delivered", "undelivered", "failed", "canceled", "delivered", "read"]
 ERROR_CODES = [63016, 63024, 30003, 30005, 63003, 30008]
-HOUR = 3600 * 1000000
+MINUTE = 60 * 1000000
+HOUR = 60 * MINUTE
 DAY = 24 * HOUR
 RANDOM = random.Random(20240501)
 
@@ -224,6 +225,10 @@ class Windows:
             {"from": iso(day0 - 3 * DAY), "to": iso(day0 + DAY)},
             {"from": iso(day0 - 2 * DAY + 7 * HOUR), "to": iso(day0 + DAY), "sender": SENDERS[1]},
             {"from": iso(now - 20 * 60 * 1000000), "to": iso(now + 1)},
+            # Edges covering most of their hour: the hour's rollup minus the rest.
+            {"from": iso(day0 - 2 * DAY + 5 * HOUR + 10 * MINUTE), "to": iso(day0 - DAY + 9 * HOUR + 50 * MINUTE),
+             "granularity": "hour"},
+            {"from": iso(day0 - DAY + 3 * HOUR + 7 * MINUTE), "to": iso(day0 - DAY + 3 * HOUR + 51 * MINUTE)},
         ]
 
 

@@ -187,16 +187,38 @@ TEST(Window, PartialHoursAreRawPartialDaysHourly) {
   EXPECT_EQ(plan.days, (std::vector<long long>{kMay1}));
 }
 
-TEST(Window, WithinOneHourEverythingIsRaw) {
-  const long long from = kMay1 + 10 * 60 * kSecondMicros;
-  const long long to = kMay1 + 50 * 60 * kSecondMicros;
-  const WindowPlan plan = plan_window(from, to, {}, true);
-  EXPECT_EQ(plan.raw, (std::vector<TimeRange>{{from, to}}));
-  EXPECT_TRUE(plan.hours.empty());
+TEST(Window, WithinOneHourTheSmallerPartIsRead) {
+  const long long minute = 60 * kSecondMicros;
+  // 20 minutes of the hour: those 20 from the messages.
+  const WindowPlan small = plan_window(kMay1 + 10 * minute, kMay1 + 30 * minute, {}, true);
+  EXPECT_EQ(small.raw, (std::vector<TimeRange>{{kMay1 + 10 * minute, kMay1 + 30 * minute}}));
+  EXPECT_TRUE(small.hours.empty());
+  EXPECT_TRUE(small.subtract.empty());
+  // 40 minutes: the hour's rollup minus the 20 left out.
+  const WindowPlan large = plan_window(kMay1 + 10 * minute, kMay1 + 50 * minute, {}, true);
+  EXPECT_TRUE(large.raw.empty());
+  EXPECT_EQ(large.hours, (std::vector<long long>{kMay1}));
+  EXPECT_EQ(large.subtract, (std::vector<TimeRange>{{kMay1, kMay1 + 10 * minute},
+                                                    {kMay1 + 50 * minute, kMay1 + kHourMicros}}));
+  // Unless the hour changed since the rollup: then its messages.
+  EXPECT_EQ(plan_window(kMay1 + 10 * minute, kMay1 + 50 * minute, {kMay1}, true).raw,
+            (std::vector<TimeRange>{{kMay1 + 10 * minute, kMay1 + 50 * minute}}));
+}
+
+TEST(Window, AWindowEndingNowTakesTheCurrentHourFromTheRollup) {
+  const long long minute = 60 * kSecondMicros;
+  const long long now = kMay1 + 10 * kHourMicros + 45 * minute;
+  const long long from = now - kDayMicros;
+  const WindowPlan plan = plan_window(from, now, {}, true);
+  // The first hour is covered for 15 minutes: those from the messages. The
+  // current one for 45: its rollup minus what comes after now (nothing yet).
+  EXPECT_EQ(plan.raw, (std::vector<TimeRange>{{from, from + 15 * minute}}));
+  EXPECT_EQ(plan.subtract, (std::vector<TimeRange>{{now, now + 15 * minute}}));
+  EXPECT_EQ(plan.hours.size(), 24U);
+  EXPECT_EQ(plan.hours.front(), from + 15 * minute);
+  EXPECT_EQ(plan.hours.back(), now - 45 * minute);
+  EXPECT_TRUE(std::is_sorted(plan.hours.begin(), plan.hours.end()));
   EXPECT_TRUE(plan.days.empty());
-  // Up to the next boundary: one raw range, nothing else.
-  EXPECT_EQ(plan_window(from, kMay1 + kHourMicros, {}, true).raw,
-            (std::vector<TimeRange>{{from, kMay1 + kHourMicros}}));
 }
 
 TEST(Window, ChangedHoursAreReadFromMessagesAndSplitTheirDay) {
@@ -220,26 +242,43 @@ TEST(Window, HourlyPlanNeverUsesDays) {
   EXPECT_EQ(plan.raw, (std::vector<TimeRange>{{kMay1 + 3 * kHourMicros, kMay1 + 4 * kHourMicros}}));
 }
 
-TEST(Window, EveryMicrosecondIsReadExactlyOnce) {
+// Raw ranges, hours and days add up, subtracted ranges take away: every
+// microsecond of [from, to) must be counted exactly once, nothing outside it.
+TEST(Window, EveryMicrosecondIsCountedExactlyOnce) {
   std::mt19937_64 random(7);
-  for (int round = 0; round < 300; ++round) {
+  for (int round = 0; round < 500; ++round) {
     const long long from = kMay1 + static_cast<long long>(random() % (5 * kDayMicros));
-    const long long to = from + 1 + static_cast<long long>(random() % (4 * kDayMicros));
+    const long long to = from + 1 + static_cast<long long>(random() % (round % 2 == 0 ? kHourMicros : 4 * kDayMicros));
     std::set<long long> dirty;
-    for (int i = 0; i < 4; ++i) dirty.insert(floor_to(from + static_cast<long long>(random() % (to - from)), kHourMicros));
+    for (int i = 0; i < 4; ++i) {
+      dirty.insert(floor_to(from + static_cast<long long>(random() % (to - from)), kHourMicros));
+    }
     for (const bool use_days : {true, false}) {
       const WindowPlan plan = plan_window(from, to, dirty, use_days);
-      std::vector<TimeRange> parts = plan.raw;
+      std::map<long long, long long> delta;  // coverage changes at each point
+      const auto add = [&delta](long long begin, long long end, long long sign) {
+        delta[begin] += sign;
+        delta[end] -= sign;
+      };
+      for (const TimeRange& r : plan.raw) add(r.begin, r.end, 1);
+      for (const TimeRange& r : plan.subtract) add(r.begin, r.end, -1);
       for (const long long hour : plan.hours) {
         EXPECT_FALSE(dirty.contains(hour));
-        parts.push_back({hour, hour + kHourMicros});
+        add(hour, hour + kHourMicros, 1);
       }
-      for (const long long day : plan.days) parts.push_back({day, day + kDayMicros});
-      std::sort(parts.begin(), parts.end(), [](const TimeRange& a, const TimeRange& b) { return a.begin < b.begin; });
-      ASSERT_FALSE(parts.empty());
-      EXPECT_EQ(parts.front().begin, from);
-      EXPECT_EQ(parts.back().end, to);
-      for (size_t i = 1; i < parts.size(); ++i) EXPECT_EQ(parts[i - 1].end, parts[i].begin);
+      for (const long long day : plan.days) add(day, day + kDayMicros, 1);
+      if (!use_days) {
+        EXPECT_TRUE(plan.days.empty());
+      }
+      long long coverage = 0;  // from each point to the next
+      for (const auto& [point, change] : delta) {
+        coverage += change;
+        const bool inside = point >= from && point < to;
+        EXPECT_EQ(coverage, inside ? 1 : 0) << "from " << format_instant(point) << " in " << format_instant(from)
+                                            << " .. " << format_instant(to);
+      }
+      // Half an hour is the most a partial hour reads from the messages.
+      for (const TimeRange& r : plan.subtract) EXPECT_LT(r.end - r.begin, kHourMicros / 2);
     }
   }
 }
@@ -284,6 +323,12 @@ TEST(Percentile, RanksAndOutOfRange) {
   EXPECT_EQ(value_at_rank(counts, 3), 9);
   EXPECT_FALSE(value_at_rank(counts, 0).has_value());
   EXPECT_FALSE(value_at_rank(counts, 4).has_value());
+  // Pairs taken out (a part of an hour subtracted from its rollup): only
+  // each value's net count counts. Here the distribution is {5, 9}.
+  const std::vector<std::pair<long long, long long>> net = {{7, 1}, {5, 2}, {9, 1}, {5, -1}, {7, -1}};
+  EXPECT_EQ(value_at_rank(net, 1), 5);
+  EXPECT_EQ(value_at_rank(net, 2), 9);
+  EXPECT_FALSE(value_at_rank(net, 3).has_value());
 }
 
 TEST(Percentile, EqualsTheSortedArrayDefinition) {
