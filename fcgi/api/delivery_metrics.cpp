@@ -324,7 +324,7 @@ Report compute(pg::Connection& db, long long tenant_id, const MetricsQuery& quer
   // messages costs more than running. (Not so for changed_hours above: its
   // bound on metrics_xid must be seen to be recent for its index to win.)
   db.exec("SET LOCAL plan_cache_mode = force_generic_plan");
-  //
+
   // The messages of the partial hours and the changed hours, then those
   // taken out of partial hours read from the rollup (both plans read the
   // same ones); each range within one hour, so that a row's range says which

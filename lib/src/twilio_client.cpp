@@ -10,6 +10,7 @@
 
 #include "wagate/crypto.hpp"
 #include "wagate/error.hpp"
+#include "wagate/error_codes.hpp"
 #include "wagate/json.hpp"
 
 namespace wagate::twilio {
@@ -338,10 +339,13 @@ SendResult classify_create(const Response& response) {
   if (result.error_message.empty()) result.error_message = "HTTP " + std::to_string(status);
   const bool not_processed = status == 429 || status == 503 || result.error_code == kTooManyRequests ||
                              result.error_code == kServiceUnavailable;
+  // A 4xx means Twilio created nothing; the error-code table says whether
+  // the same message can succeed later (a rate limit) or never will.
+  const error_codes::ErrorCode* known = result.error_code ? error_codes::find(*result.error_code) : nullptr;
   if (not_processed && status >= 400) {
     result.outcome = Outcome::Retryable;
   } else if (status >= 400 && status < 500) {
-    result.outcome = Outcome::Rejected;
+    result.outcome = known != nullptr && known->retryable ? Outcome::Retryable : Outcome::Rejected;
   } else {
     // Another 5xx, a redirect, anything else: Twilio may have created it.
     result.outcome = Outcome::Unknown;

@@ -210,6 +210,14 @@ TEST(TwilioClassify, TooManyRequestsAndUnavailableAreRetryable) {
   EXPECT_EQ(too_many.outcome, Outcome::Retryable);
   EXPECT_EQ(too_many.error_code, 20429);
   EXPECT_EQ(classify_create(answer(429, "")).outcome, Outcome::Retryable);
+  // A 4xx whose code the error table calls retryable (a rate limit) is
+  // retried with backoff; one it does not know, or knows as final, is not.
+  EXPECT_EQ(classify_create(answer(400, R"({"code": 63017, "message": "Rate limit", "status": 400})")).outcome,
+            Outcome::Retryable);
+  EXPECT_EQ(classify_create(answer(400, R"({"code": 21211, "message": "Invalid To", "status": 400})")).outcome,
+            Outcome::Rejected);
+  EXPECT_EQ(classify_create(answer(400, R"({"code": 99999, "message": "New", "status": 400})")).outcome,
+            Outcome::Rejected);
   EXPECT_EQ(classify_create(answer(503, R"({"code": 20503, "message": "Service Unavailable"})")).outcome,
             Outcome::Retryable);
   EXPECT_EQ(classify_create(answer(503, "<html>upstream down</html>")).outcome, Outcome::Retryable);
