@@ -266,17 +266,20 @@ void add_counts(Report& report, size_t index, std::string_view status, long long
 }
 
 // `columns` of `table` for the hours and days a plan names ($3 hour
-// starts, $4 day starts), $1 tenant and $2 sender, with `where` added. One
-// index probe per period: OFFSET 0 keeps the planner from trading them for
-// a scan of the tenant's whole rollup.
-std::string rollup_rows(std::string_view columns, std::string_view table, std::string_view where = {}) {
+// starts, $4 day starts), $1 tenant and $2 sender, with `also` joined and
+// `where` added. One index probe per period (and per row of `also`): OFFSET
+// 0 keeps the planner from trading them for a scan of the tenant's rollup.
+std::string rollup_rows(std::string_view columns, std::string_view table, std::string_view also = {},
+                        std::string_view where = {}) {
   std::string sql;
   for (const auto& [period, param] :
        {std::pair<std::string_view, std::string_view>{"hour", "$3"}, {"day", "$4"}}) {
     if (!sql.empty()) sql += " UNION ALL ";
     sql += "SELECT r.* FROM unnest(";
     sql += param;
-    sql += "::timestamptz[]) AS u(start) CROSS JOIN LATERAL (SELECT ";
+    sql += "::timestamptz[]) AS u(start)";
+    sql += also;
+    sql += " CROSS JOIN LATERAL (SELECT ";
     sql += columns;
     sql += " FROM ";
     sql += table;
@@ -287,6 +290,14 @@ std::string rollup_rows(std::string_view columns, std::string_view table, std::s
     sql += " OFFSET 0) r";
   }
   return sql;
+}
+
+// The runs of hours ($3 begins, $4 ends) and of days ($5, $6) of a plan,
+// as rows (period, lo, hi) for a lateral range read of a rollup table.
+std::string period_runs() {
+  return "(SELECT 'hour' AS period, lo, hi FROM unnest($3::timestamptz[], $4::timestamptz[]) AS r(lo, hi)"
+         " UNION ALL"
+         " SELECT 'day', lo, hi FROM unnest($5::timestamptz[], $6::timestamptz[]) AS r(lo, hi)) r";
 }
 
 Report compute(pg::Connection& db, long long tenant_id, const MetricsQuery& query) {
@@ -303,19 +314,23 @@ Report compute(pg::Connection& db, long long tenant_id, const MetricsQuery& quer
   // than they run.
   db.exec("SET LOCAL jit = off");
   const pg::Result state = db.exec("SELECT snapshot::text FROM metrics_rollup_state WHERE id = 1");
-  WindowPlan counts_plan;
-  WindowPlan times_plan;
+  // Two plans of the same window: the series needs its own periods (hours
+  // for an hourly series), the totals and percentiles whole days wherever
+  // the window covers one. The raw and subtracted parts are the same in
+  // both, so they are read once and count for both.
+  WindowPlan series_plan;
+  WindowPlan totals_plan;
   if (state.rows() == 0) {
     // Never rolled up: the messages are the only source.
-    counts_plan.raw = {{query.from, query.to}};
-    times_plan = counts_plan;
+    series_plan.raw = {{query.from, query.to}};
+    totals_plan = series_plan;
   } else {
     // Every hour the window touches, the partial ones at its edges included.
     const std::set<long long> dirty =
         changed_hours(db, tenant, std::string(state.get(0, 0)), floor_to(query.from, kHourMicros),
                       floor_to(query.to - 1, kHourMicros) + kHourMicros);
-    counts_plan = plan_window(query.from, query.to, dirty, query.granularity == Granularity::Day);
-    times_plan = plan_window(query.from, query.to, dirty, true);
+    series_plan = plan_window(query.from, query.to, dirty, query.granularity == Granularity::Day);
+    totals_plan = plan_window(query.from, query.to, dirty, true);
   }
 
   // The statements from here on are prepared and always run their generic
@@ -333,9 +348,9 @@ Report compute(pg::Connection& db, long long tenant_id, const MetricsQuery& quer
   std::map<long long, long long> buckets;  // delivery-time bucket -> messages
   using ValueCounts = std::vector<std::pair<long long, long long>>;
   std::map<long long, ValueCounts> values;  // bucket -> (delivery ms, messages), unsorted, repeats allowed
-  std::vector<TimeRange> raw_ranges = within_hours(counts_plan.raw);
+  std::vector<TimeRange> raw_ranges = within_hours(series_plan.raw);
   const size_t added_ranges = raw_ranges.size();
-  for (const TimeRange& range : within_hours(counts_plan.subtract)) raw_ranges.push_back(range);
+  for (const TimeRange& range : within_hours(series_plan.subtract)) raw_ranges.push_back(range);
   if (!raw_ranges.empty()) {
     db.prepare(
         "delivery_metrics_raw",
@@ -366,47 +381,61 @@ Report compute(pg::Connection& db, long long tenant_id, const MetricsQuery& quer
     }
   }
 
-  // Counts: consecutive hours and days as ranges of the rollup's key,
-  // summed by Postgres twice over: per period and status for the series,
-  // per status and error code for the totals (a series point needs no error
-  // codes, and the window's totals need no periods).
-  const std::vector<TimeRange> hour_runs = runs(counts_plan.hours, kHourMicros);
-  const std::vector<TimeRange> day_runs = runs(counts_plan.days, kDayMicros);
-  if (!hour_runs.empty() || !day_runs.empty()) {
-    db.prepare(
-        "delivery_metrics_counts",
-        "SELECT grouping(c.period_start), date_part('epoch', c.period_start)::bigint, c.status, c.error_code,"
-        "       sum(c.messages)::bigint, sum(c.timed)::bigint, sum(c.delivery_ms_sum)::bigint"
-        "  FROM (SELECT 'hour' AS period, lo, hi FROM unnest($3::timestamptz[], $4::timestamptz[]) AS r(lo, hi)"
-        "        UNION ALL"
-        "        SELECT 'day', lo, hi FROM unnest($5::timestamptz[], $6::timestamptz[]) AS r(lo, hi)) r"
-        " CROSS JOIN LATERAL ("
-        "   SELECT * FROM delivery_rollup_counts c WHERE c.tenant_id = $1 AND c.period = r.period"
-        "      AND c.sender = $2 AND c.period_start >= r.lo AND c.period_start < r.hi"
-        "   OFFSET 0) c"
-        " GROUP BY GROUPING SETS ((c.period_start, c.status), (c.status, c.error_code))");
+  // Totals: the window's counts by status and error code and its delivery
+  // time sums, from whole days wherever it covers one. Consecutive hours
+  // and days are read as ranges of the rollup's key.
+  const std::vector<TimeRange> total_hours = runs(totals_plan.hours, kHourMicros);
+  const std::vector<TimeRange> total_days = runs(totals_plan.days, kDayMicros);
+  if (!total_hours.empty() || !total_days.empty()) {
+    db.prepare("delivery_metrics_totals",
+               "SELECT c.status, c.error_code, sum(c.messages)::bigint, sum(c.timed)::bigint,"
+               "       sum(c.delivery_ms_sum)::bigint"
+               "  FROM " + period_runs() +
+                   " CROSS JOIN LATERAL ("
+                   "   SELECT c.status, c.error_code, c.messages, c.timed, c.delivery_ms_sum"
+                   "     FROM delivery_rollup_counts c WHERE c.tenant_id = $1 AND c.period = r.period"
+                   "      AND c.sender = $2 AND c.period_start >= r.lo AND c.period_start < r.hi"
+                   "   OFFSET 0) c"
+                   " GROUP BY c.status, c.error_code");
     const pg::Result rows = db.exec_prepared(
-        "delivery_metrics_counts", {tenant, sender, range_array(hour_runs, true), range_array(hour_runs, false),
-                                    range_array(day_runs, true), range_array(day_runs, false)});
+        "delivery_metrics_totals", {tenant, sender, range_array(total_hours, true), range_array(total_hours, false),
+                                    range_array(total_days, true), range_array(total_days, false)});
     for (int i = 0; i < rows.rows(); ++i) {
-      const std::string_view status = rows.get(i, 2);
-      const long long messages = number(rows, i, 4);
-      if (rows.get(i, 0) == "0") {
-        report.series[series_index(number(rows, i, 1) * kSecondMicros, query, report.series.size())].add(status,
-                                                                                                         messages);
-        continue;
-      }
+      const std::string_view status = rows.get(i, 0);
+      const long long messages = number(rows, i, 2);
       report.total.add(status, messages);
-      if (is_failure(status)) report.errors[number(rows, i, 3)] += messages;
-      report.timed += number(rows, i, 5);
-      report.delivery_ms_sum += number(rows, i, 6);
+      if (is_failure(status)) report.errors[number(rows, i, 1)] += messages;
+      report.timed += number(rows, i, 3);
+      report.delivery_ms_sum += number(rows, i, 4);
+    }
+  }
+
+  // The series: one row of status counts per point (an hourly series of
+  // 30 days reads 720 rows), from the periods of the series' plan.
+  const std::vector<TimeRange> series_hours = runs(series_plan.hours, kHourMicros);
+  const std::vector<TimeRange> series_days = runs(series_plan.days, kDayMicros);
+  if (!series_hours.empty() || !series_days.empty()) {
+    db.prepare("delivery_metrics_series",
+               "SELECT date_part('epoch', c.period_start)::bigint, unnest(c.statuses), unnest(c.messages)"
+               "  FROM " + period_runs() +
+                   " CROSS JOIN LATERAL ("
+                   "   SELECT c.period_start, c.statuses, c.messages"
+                   "     FROM delivery_rollup_statuses c WHERE c.tenant_id = $1 AND c.period = r.period"
+                   "      AND c.sender = $2 AND c.period_start >= r.lo AND c.period_start < r.hi"
+                   "   OFFSET 0) c");
+    const pg::Result rows = db.exec_prepared(
+        "delivery_metrics_series", {tenant, sender, range_array(series_hours, true), range_array(series_hours, false),
+                                    range_array(series_days, true), range_array(series_days, false)});
+    for (int i = 0; i < rows.rows(); ++i) {
+      report.series[series_index(number(rows, i, 0) * kSecondMicros, query, report.series.size())].add(
+          rows.get(i, 1), number(rows, i, 2));
     }
   }
 
   // Percentiles, first step: the bucket totals, one array per period.
-  const bool times_from_rollup = !times_plan.hours.empty() || !times_plan.days.empty();
-  const std::string hours = timestamp_array(times_plan.hours);
-  const std::string days = timestamp_array(times_plan.days);
+  const bool times_from_rollup = !totals_plan.hours.empty() || !totals_plan.days.empty();
+  const std::string hours = timestamp_array(totals_plan.hours);
+  const std::string days = timestamp_array(totals_plan.days);
   if (times_from_rollup) {
     db.prepare("delivery_metrics_buckets", rollup_rows("buckets::text, counts::text", "delivery_rollup_buckets"));
     const pg::Result rows = db.exec_prepared("delivery_metrics_buckets", {tenant, sender, hours, days});
@@ -447,8 +476,11 @@ Report compute(pg::Connection& db, long long tenant_id, const MetricsQuery& quer
   std::set<long long> needed;
   for (const Wanted& w : wanted) needed.insert(w.bucket);
   if (times_from_rollup && !needed.empty()) {
-    db.prepare("delivery_metrics_times", rollup_rows("bucket, delivery_ms::text, counts::text",
-                                                     "delivery_rollup_times", " AND bucket = ANY($5::bigint[])"));
+    // Bucket by bucket too: `bucket = ANY(...)` may be left to a filter by
+    // a generic plan, which would read every bucket of every period.
+    db.prepare("delivery_metrics_times",
+               rollup_rows("bucket, delivery_ms::text, counts::text", "delivery_rollup_times",
+                           " CROSS JOIN unnest($5::bigint[]) AS b(bucket)", " AND bucket = b.bucket"));
     const pg::Result rows = db.exec_prepared("delivery_metrics_times", {tenant, sender, hours, days, integer_array(needed)});
     for (int i = 0; i < rows.rows(); ++i) {
       const std::vector<long long> ms = integer_list(rows.get(i, 1));

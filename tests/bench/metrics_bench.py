@@ -54,8 +54,8 @@ def timed(what, fn):
 
 
 def reset():
-    sql("TRUNCATE messages, message_index, delivery_rollup_counts, delivery_rollup_times, metrics_rollup_state, "
-        "metrics_dirty_hours")
+    sql("TRUNCATE messages, message_index, delivery_rollup_counts, delivery_rollup_times, delivery_rollup_buckets, "
+        "delivery_rollup_statuses, metrics_rollup_state, metrics_dirty_hours")
 
 
 def load(tenant, count, start, prefix):

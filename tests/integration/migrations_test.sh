@@ -86,7 +86,7 @@ q() { "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d "$(dsn "$1")" -c "$2"; }
 # Recent pg_dump releases wrap the dump in \restrict/\unrestrict lines with a
 # random key; those lines are not schema and differ on every run.
 dump() { "$PG_BIN/pg_dump" --schema-only -d "$(dsn "$1")" | sed -E '/^\\(un)?restrict /d'; }
-for db in wagate_test wagate_race wagate_bad wagate_clients; do q postgres "CREATE DATABASE $db"; done
+for db in wagate_test wagate_race wagate_bad wagate_upgrade wagate_clients; do q postgres "CREATE DATABASE $db"; done
 
 # --- Redis ---------------------------------------------------------------------
 REDIS_PORT=$(free_port)
@@ -201,6 +201,43 @@ wait "$race2" || fail "concurrent migrate 2 failed: $(cat "$TMP/race2.out")"
   fail "concurrent runs applied a file twice or not at all: $(cat "$TMP/race1.out" "$TMP/race2.out")"
 [[ $(q wagate_race "SELECT count(*) FROM schema_migrations") -eq $file_count ]] || fail "race: schema_migrations"
 pass "two concurrent migrate runs serialise and apply each file once"
+
+# --- an upgrade over a rolled-up history --------------------------------------
+# 005 adds a per-period table of status counts that the delivery-metrics
+# series reads; an installation upgraded with rollups in place must get it
+# filled from them, equal to their sums, not empty until a full re-run.
+mkdir "$TMP/sql-004"
+cp "$SQL_DIR"/00[1-4]_*.sql "$TMP/sql-004/"
+WAGATE_PG_DSN=$(dsn wagate_upgrade) "$ADMIN" --sql-dir "$TMP/sql-004" migrate >/dev/null
+q wagate_upgrade "INSERT INTO tenants (name, account_sid, auth_token_enc)
+                  VALUES ('t', 'AC0123456789abcdef0123456789abcdef', '\\x00')" >/dev/null
+q wagate_upgrade "INSERT INTO delivery_rollup_counts (tenant_id, period, period_start, sender, status, error_code,
+                                                      messages, timed, delivery_ms_sum)
+                  SELECT tenant_id, p, s, snd, st, code, n, 0, 0 FROM tenants,
+                         (VALUES ('hour', '2026-01-05 10:00Z'::timestamptz, '*', 'failed', 63016, 4),
+                                 ('hour', '2026-01-05 10:00Z', '*', 'failed', 30003, 3),
+                                 ('hour', '2026-01-05 10:00Z', '*', 'read', 0, 9),
+                                 ('hour', '2026-01-05 10:00Z', 'whatsapp:+15550001', 'read', 0, 9),
+                                 ('hour', '2026-01-05 11:00Z', '*', 'delivered', 0, 2),
+                                 ('day', '2026-01-05 00:00Z', '*', 'failed', 63016, 4),
+                                 ('day', '2026-01-05 00:00Z', '*', 'failed', 30003, 3),
+                                 ('day', '2026-01-05 00:00Z', '*', 'read', 0, 9),
+                                 ('day', '2026-01-05 00:00Z', '*', 'delivered', 0, 2)) v(p, s, snd, st, code, n)" \
+  >/dev/null
+out=$(WAGATE_PG_DSN=$(dsn wagate_upgrade) "$ADMIN" --sql-dir "$SQL_DIR" migrate)
+[[ $out == *"applied 005_rollup_statuses.sql"* ]] || fail "upgrade migrate printed: $out"
+got=$(q wagate_upgrade "SELECT period || ' ' || to_char(period_start AT TIME ZONE 'UTC', 'DD HH24') || ' ' || sender
+                        || ' ' || statuses::text || ' ' || messages::text FROM delivery_rollup_statuses
+                        ORDER BY period, period_start, sender")
+want="day 05 00 * {delivered,failed,read} {2,7,9}
+hour 05 10 * {failed,read} {7,9}
+hour 05 10 whatsapp:+15550001 {read} {9}
+hour 05 11 * {delivered} {2}"
+[[ $got == "$want" ]] || fail "005 filled delivery_rollup_statuses with:
+$got
+expected:
+$want"
+pass "an upgrade fills the series rollup from the rollup already there"
 
 # --- a migration the server rejects -------------------------------------------
 mkdir "$TMP/sql-bad"

@@ -52,6 +52,7 @@ std::vector<TenantHour> changed_hours(pg::Connection& db, const std::optional<st
           "  UNION SELECT tenant_id, period_start FROM delivery_rollup_counts WHERE period = 'hour'"
           "  UNION SELECT tenant_id, period_start FROM delivery_rollup_times WHERE period = 'hour'"
           "  UNION SELECT tenant_id, period_start FROM delivery_rollup_buckets WHERE period = 'hour'"
+          "  UNION SELECT tenant_id, period_start FROM delivery_rollup_statuses WHERE period = 'hour'"
           "  UNION SELECT tenant_id, hour FROM metrics_dirty_hours) d"
           " ORDER BY 1, 2");
     }
@@ -93,11 +94,14 @@ long long recompute(pg::Connection& db, const std::vector<TenantHour>& hours, Ro
       " t AS (DELETE FROM delivery_rollup_times r USING d"
       "        WHERE r.tenant_id = d.tenant_id AND r.period = 'hour' AND r.period_start = d.hour RETURNING 1),"
       " b AS (DELETE FROM delivery_rollup_buckets r USING d"
+      "        WHERE r.tenant_id = d.tenant_id AND r.period = 'hour' AND r.period_start = d.hour RETURNING 1),"
+      " s AS (DELETE FROM delivery_rollup_statuses r USING d"
       "        WHERE r.tenant_id = d.tenant_id AND r.period = 'hour' AND r.period_start = d.hour RETURNING 1)"
-      " SELECT (SELECT count(*) FROM c), (SELECT count(*) FROM t), (SELECT count(*) FROM b)",
+      " SELECT (SELECT count(*) FROM c), (SELECT count(*) FROM t), (SELECT count(*) FROM b),"
+      "        (SELECT count(*) FROM s)",
       {hour_tenants, hour_starts});
 
-  // One pass over the messages of these hours feeds both tables. Each
+  // One pass over the messages of these hours feeds every table. Each
   // sender gets its rows, and the grouping set without the sender gives
   // the all-senders rows ('*'). OFFSET 0 keeps the lateral subquery apart,
   // so each hour is one range scan of the primary key instead of the
@@ -120,7 +124,7 @@ long long recompute(pg::Connection& db, const std::vector<TenantHour>& hours, Ro
       "         FROM src"
       "        GROUP BY GROUPING SETS ((tenant_id, hour, status, error_code, sender),"
       "                                (tenant_id, hour, status, error_code))"
-      "       RETURNING 1),"
+      "       RETURNING tenant_id, period_start, sender, status, messages),"
       " t AS (INSERT INTO delivery_rollup_times (tenant_id, period, period_start, sender, bucket, messages,"
       "                                          delivery_ms, counts)"
       "       SELECT tenant_id, 'hour', hour, sender, wagate_delivery_time_bucket(ms), sum(n),"
@@ -136,8 +140,16 @@ long long recompute(pg::Connection& db, const std::vector<TenantHour>& hours, Ro
       "       SELECT tenant_id, 'hour', period_start, sender, array_agg(bucket ORDER BY bucket),"
       "              array_agg(messages ORDER BY bucket)"
       "         FROM t GROUP BY tenant_id, period_start, sender"
+      "       RETURNING 1),"
+      " s AS (INSERT INTO delivery_rollup_statuses (tenant_id, period, period_start, sender, statuses, messages)"
+      "       SELECT tenant_id, 'hour', period_start, sender, array_agg(status ORDER BY status),"
+      "              array_agg(n ORDER BY status)"
+      "         FROM (SELECT tenant_id, period_start, sender, status, sum(messages)::bigint AS n FROM c"
+      "                GROUP BY tenant_id, period_start, sender, status) x"
+      "        GROUP BY tenant_id, period_start, sender"
       "       RETURNING 1)"
-      " SELECT (SELECT count(*) FROM c) + (SELECT count(*) FROM t) + (SELECT count(*) FROM b)",
+      " SELECT (SELECT count(*) FROM c) + (SELECT count(*) FROM t) + (SELECT count(*) FROM b)"
+      "        + (SELECT count(*) FROM s)",
       {hour_tenants, hour_starts});
   long long rows = written.get_int(0, 0);
 
@@ -148,8 +160,11 @@ long long recompute(pg::Connection& db, const std::vector<TenantHour>& hours, Ro
       " t AS (DELETE FROM delivery_rollup_times r USING d"
       "        WHERE r.tenant_id = d.tenant_id AND r.period = 'day' AND r.period_start = d.day RETURNING 1),"
       " b AS (DELETE FROM delivery_rollup_buckets r USING d"
+      "        WHERE r.tenant_id = d.tenant_id AND r.period = 'day' AND r.period_start = d.day RETURNING 1),"
+      " s AS (DELETE FROM delivery_rollup_statuses r USING d"
       "        WHERE r.tenant_id = d.tenant_id AND r.period = 'day' AND r.period_start = d.day RETURNING 1)"
-      " SELECT (SELECT count(*) FROM c), (SELECT count(*) FROM t), (SELECT count(*) FROM b)",
+      " SELECT (SELECT count(*) FROM c), (SELECT count(*) FROM t), (SELECT count(*) FROM b),"
+      "        (SELECT count(*) FROM s)",
       {day_tenants, day_starts});
 
   // A day is the sum of its 24 hours (UTC: '24 hours', never '1 day',
@@ -167,7 +182,7 @@ long long recompute(pg::Connection& db, const std::vector<TenantHour>& hours, Ro
       "                   AND r.period_start >= d.day AND r.period_start < d.day + interval '24 hours'"
       "                OFFSET 0) r"
       "        GROUP BY d.tenant_id, d.day, r.sender, r.status, r.error_code"
-      "       RETURNING 1),"
+      "       RETURNING tenant_id, period_start, sender, status, messages),"
       " t AS (INSERT INTO delivery_rollup_times (tenant_id, period, period_start, sender, bucket, messages,"
       "                                          delivery_ms, counts)"
       "       SELECT tenant_id, 'day', day, sender, bucket, sum(n), array_agg(ms ORDER BY ms),"
@@ -186,8 +201,16 @@ long long recompute(pg::Connection& db, const std::vector<TenantHour>& hours, Ro
       "       SELECT tenant_id, 'day', period_start, sender, array_agg(bucket ORDER BY bucket),"
       "              array_agg(messages ORDER BY bucket)"
       "         FROM t GROUP BY tenant_id, period_start, sender"
+      "       RETURNING 1),"
+      " s AS (INSERT INTO delivery_rollup_statuses (tenant_id, period, period_start, sender, statuses, messages)"
+      "       SELECT tenant_id, 'day', period_start, sender, array_agg(status ORDER BY status),"
+      "              array_agg(n ORDER BY status)"
+      "         FROM (SELECT tenant_id, period_start, sender, status, sum(messages)::bigint AS n FROM c"
+      "                GROUP BY tenant_id, period_start, sender, status) x"
+      "        GROUP BY tenant_id, period_start, sender"
       "       RETURNING 1)"
-      " SELECT (SELECT count(*) FROM c) + (SELECT count(*) FROM t) + (SELECT count(*) FROM b)",
+      " SELECT (SELECT count(*) FROM c) + (SELECT count(*) FROM t) + (SELECT count(*) FROM b)"
+      "        + (SELECT count(*) FROM s)",
       {day_tenants, day_starts});
   rows += daily.get_int(0, 0);
 
@@ -232,7 +255,9 @@ RollupStats rollup(pg::Connection& db) {
 
   // A first run fills the tables from nothing: their statistics would
   // otherwise say "empty" until autovacuum comes by.
-  if (stats.full) db.exec("ANALYZE delivery_rollup_counts, delivery_rollup_times, delivery_rollup_buckets");
+  if (stats.full) {
+    db.exec("ANALYZE delivery_rollup_counts, delivery_rollup_times, delivery_rollup_buckets, delivery_rollup_statuses");
+  }
 
   // Every entry this snapshot sees was among the hours above.
   db.exec("DELETE FROM metrics_dirty_hours");
