@@ -20,6 +20,20 @@ month_start() { # month_start OFFSET -> 'YYYY-MM-01 00:00:00+00'
   sql "SELECT to_char(date_trunc('month', now() AT TIME ZONE 'UTC') + interval '$1 month', 'YYYY-MM-DD') || ' 00:00:00+00'"
 }
 exists() { [[ $(sql "SELECT to_regclass('$1') IS NOT NULL") == t ]]; }
+rollup() { "$WAGATE_BUILD_DIR/bin/wagate-maint" run --once --job rollup --config "$WAGATE_CONFIG" >/dev/null; }
+rollup_rows_before() { # rollup_rows_before OFFSET -> rows of every delivery-metrics rollup table before that month
+  local start
+  start=$(month_start "$1")
+  sql "SELECT (SELECT count(*) FROM delivery_rollup_counts WHERE period_start < '$start')
+            + (SELECT count(*) FROM delivery_rollup_statuses WHERE period_start < '$start')"
+}
+metrics_messages() { # metrics_messages OFFSET -> messages delivery-metrics counts in the first 20 days of that month
+  local start
+  start=$(sql "SELECT to_char(date_trunc('month', now() AT TIME ZONE 'UTC') + interval '$1 month', 'YYYY-MM-DD')")
+  curl -sf --cacert "$WAGATE_CA_CERT" -H "Authorization: Bearer $WAGATE_API_KEY" \
+    "$WAGATE_URL/api/v1/whatsapp/delivery-metrics?from=${start}T00:00:00Z&to=$(date -u -d "$start + 20 days" +%Y-%m-%d)T00:00:00Z" |
+    jq .messages
+}
 
 TENANT=$(sql "SELECT tenant_id FROM tenants ORDER BY tenant_id LIMIT 1")
 [[ -n $TENANT ]] || fail "the stack provisioned no tenant"
@@ -73,6 +87,10 @@ sql "INSERT INTO idempotency_keys (tenant_id, idem_key, request_hash, state, exp
      VALUES ($TENANT, 'retention-expired', '\\x00', 'in_flight', now() - interval '1 hour'),
             ($TENANT, 'retention-live', '\\x00', 'in_flight', now() + interval '1 hour')"
 EVENTS_BEFORE=$(sql "SELECT count(*) FROM status_events")
+# The delivery metrics count the old months until they are dropped.
+rollup
+assert_eq 4 "$(metrics_messages -4)" "delivery-metrics counts month -4 before retention"
+[[ $(rollup_rows_before -2) -gt 0 ]] || fail "the rollup has no rows of the old months"
 # The migration made partitions up to three months ahead; the job must make
 # a missing one again.
 sql "DROP TABLE messages_$(month 3)"
@@ -88,6 +106,9 @@ for offset in -5 -4 -3; do
   assert_eq "0 0" "$(history_of_month "$offset")" "message_index and status_events of month $offset are gone"
 done
 assert_eq 0 "$(sql "SELECT count(*) FROM messages_default")" "the old rows left messages_default"
+assert_eq 0 "$(rollup_rows_before -2)" "the delivery-metrics rollup of the dropped months is gone"
+assert_eq 0 "$(metrics_messages -4)" "delivery-metrics no longer counts a dropped month"
+assert_eq 6 "$(metrics_messages -1)" "delivery-metrics still counts last month"
 exists "messages_$(month -1)" || fail "last month's partition was dropped"
 exists "messages_$(month 0)" || fail "this month's partition was dropped"
 assert_eq 6 "$(count_month -1)" "last month's messages are untouched"
@@ -126,8 +147,11 @@ assert_eq 13 "$(sql "SELECT count(*) FROM messages")" "a second run drops nothin
 # finished by the next; without archive_dir nothing is written.
 sql "SELECT wagate_ensure_message_partitions((date_trunc('month', now() AT TIME ZONE 'UTC') - interval '6 months')::date, 1)" >/dev/null
 add_month -6 2
+rollup
+[[ $(rollup_rows_before -5) -gt 0 ]] || fail "the rollup has no rows of month -6"
 sql "ALTER TABLE messages DETACH PARTITION messages_$(month -6)"
 maint 40 "" || fail "retention without archive_dir failed"
+assert_eq 0 "$(rollup_rows_before -5)" "the rollup of a month detached by hand goes when it is dropped"
 exists "messages_$(month -6)" && fail "the detached month -6 was not dropped"
 assert_eq "0 0" "$(history_of_month -6)" "the detached month's history is gone"
 assert_eq 3 "$(find "$ARCHIVE" -type f | wc -l)" "without archive_dir nothing is archived"

@@ -201,12 +201,24 @@ long long archive(pg::Connection& db, const std::string& dir, const std::string&
   return lines;
 }
 
+// The delivery-metrics rollup of the table's month and every month before
+// it (dropped already, the oldest first). Detaching fires no trigger, so
+// without this the metrics would go on counting messages that are gone
+// (sql/004_rollups.sql). Called in the transaction that takes the month out
+// of messages, so that the two are never seen apart.
+void forget_metrics(pg::Connection& db, const std::string& table) {
+  constexpr std::string_view kPrefix = "messages_";
+  db.exec("SELECT wagate_metrics_forget((to_date($1, 'YYYY_MM') + interval '1 month')::timestamp AT TIME ZONE 'UTC')",
+          {table.substr(kPrefix.size())});
+}
+
 void detach(pg::Connection& db, const std::string& table) {
   for (int attempt = 1;; ++attempt) {
     try {
       pg::Transaction tx(db);
       db.exec(std::string("SET LOCAL lock_timeout = '") + kDetachLockTimeout + "'");
       db.exec("ALTER TABLE messages DETACH PARTITION " + quoted(table));
+      forget_metrics(db, table);
       tx.commit();
       return;
     } catch (const pg::QueryError& e) {
@@ -246,7 +258,11 @@ void delete_history(pg::Connection& db, const std::string& table, RetentionStats
 
 void drop_partition(pg::Connection& db, const config::Config& config, const std::string& table, bool attached,
                     const std::string& comment, RetentionStats& stats) {
-  if (attached) detach(db, table);
+  if (attached) {
+    detach(db, table);
+  } else {
+    forget_metrics(db, table);  // detached by someone else, or by a run that stopped before forgetting it
+  }
   const std::string archive_dir = config.str("archive_dir");
   std::string archived_to;
   if (comment.starts_with(kArchivedComment)) {
