@@ -292,12 +292,32 @@ std::string rollup_rows(std::string_view columns, std::string_view table, std::s
   return sql;
 }
 
-// The runs of hours ($3 begins, $4 ends) and of days ($5, $6) of a plan,
-// as rows (period, lo, hi) for a lateral range read of a rollup table.
-std::string period_runs() {
-  return "(SELECT 'hour' AS period, lo, hi FROM unnest($3::timestamptz[], $4::timestamptz[]) AS r(lo, hi)"
+// `select` over the `columns` (read as c) of `table`'s rows of tenant
+// and sender in the plan's whole hours and days, with `tail` (a GROUP BY)
+// after; nothing when the plan reads no period from the rollup. Each run
+// of consecutive periods is one range of the table's key; OFFSET 0 keeps
+// each range a scan of it, never a join against the tenant's rollup.
+std::optional<pg::Result> read_periods(pg::Connection& db, const std::string& name, std::string_view select,
+                                       std::string_view columns, std::string_view table, std::string_view tail,
+                                       const std::string& tenant, const std::string& sender, const WindowPlan& plan) {
+  const std::vector<TimeRange> hours = runs(plan.hours, kHourMicros);
+  const std::vector<TimeRange> days = runs(plan.days, kDayMicros);
+  if (hours.empty() && days.empty()) return std::nullopt;
+  std::string sql = "SELECT ";
+  sql += select;
+  sql += " FROM (SELECT 'hour' AS period, lo, hi FROM unnest($3::timestamptz[], $4::timestamptz[]) AS r(lo, hi)"
          " UNION ALL"
-         " SELECT 'day', lo, hi FROM unnest($5::timestamptz[], $6::timestamptz[]) AS r(lo, hi)) r";
+         " SELECT 'day', lo, hi FROM unnest($5::timestamptz[], $6::timestamptz[]) AS r(lo, hi)) r"
+         " CROSS JOIN LATERAL (SELECT ";
+  sql += columns;
+  sql += " FROM ";
+  sql += table;
+  sql += " WHERE tenant_id = $1 AND period = r.period AND sender = $2 AND period_start >= r.lo"
+         " AND period_start < r.hi OFFSET 0) c";
+  sql += tail;
+  db.prepare(name, sql);
+  return db.exec_prepared(name, {tenant, sender, range_array(hours, true), range_array(hours, false),
+                                 range_array(days, true), range_array(days, false)});
 }
 
 Report compute(pg::Connection& db, long long tenant_id, const MetricsQuery& query) {
@@ -382,53 +402,32 @@ Report compute(pg::Connection& db, long long tenant_id, const MetricsQuery& quer
   }
 
   // Totals: the window's counts by status and error code and its delivery
-  // time sums, from whole days wherever it covers one. Consecutive hours
-  // and days are read as ranges of the rollup's key.
-  const std::vector<TimeRange> total_hours = runs(totals_plan.hours, kHourMicros);
-  const std::vector<TimeRange> total_days = runs(totals_plan.days, kDayMicros);
-  if (!total_hours.empty() || !total_days.empty()) {
-    db.prepare("delivery_metrics_totals",
-               "SELECT c.status, c.error_code, sum(c.messages)::bigint, sum(c.timed)::bigint,"
-               "       sum(c.delivery_ms_sum)::bigint"
-               "  FROM " + period_runs() +
-                   " CROSS JOIN LATERAL ("
-                   "   SELECT c.status, c.error_code, c.messages, c.timed, c.delivery_ms_sum"
-                   "     FROM delivery_rollup_counts c WHERE c.tenant_id = $1 AND c.period = r.period"
-                   "      AND c.sender = $2 AND c.period_start >= r.lo AND c.period_start < r.hi"
-                   "   OFFSET 0) c"
-                   " GROUP BY c.status, c.error_code");
-    const pg::Result rows = db.exec_prepared(
-        "delivery_metrics_totals", {tenant, sender, range_array(total_hours, true), range_array(total_hours, false),
-                                    range_array(total_days, true), range_array(total_days, false)});
-    for (int i = 0; i < rows.rows(); ++i) {
-      const std::string_view status = rows.get(i, 0);
-      const long long messages = number(rows, i, 2);
+  // time sums, from whole days wherever it covers one.
+  if (const auto rows = read_periods(db, "delivery_metrics_totals",
+                                     "c.status, c.error_code, sum(c.messages)::bigint, sum(c.timed)::bigint,"
+                                     " sum(c.delivery_ms_sum)::bigint",
+                                     "status, error_code, messages, timed, delivery_ms_sum", "delivery_rollup_counts",
+                                     " GROUP BY c.status, c.error_code", tenant, sender, totals_plan)) {
+    for (int i = 0; i < rows->rows(); ++i) {
+      const std::string_view status = rows->get(i, 0);
+      const long long messages = number(*rows, i, 2);
       report.total.add(status, messages);
-      if (is_failure(status)) report.errors[number(rows, i, 1)] += messages;
-      report.timed += number(rows, i, 3);
-      report.delivery_ms_sum += number(rows, i, 4);
+      if (is_failure(status)) report.errors[number(*rows, i, 1)] += messages;
+      report.timed += number(*rows, i, 3);
+      report.delivery_ms_sum += number(*rows, i, 4);
     }
   }
 
   // The series: one row of status counts per point (an hourly series of
   // 30 days reads 720 rows), from the periods of the series' plan.
-  const std::vector<TimeRange> series_hours = runs(series_plan.hours, kHourMicros);
-  const std::vector<TimeRange> series_days = runs(series_plan.days, kDayMicros);
-  if (!series_hours.empty() || !series_days.empty()) {
-    db.prepare("delivery_metrics_series",
-               "SELECT date_part('epoch', c.period_start)::bigint, unnest(c.statuses), unnest(c.messages)"
-               "  FROM " + period_runs() +
-                   " CROSS JOIN LATERAL ("
-                   "   SELECT c.period_start, c.statuses, c.messages"
-                   "     FROM delivery_rollup_statuses c WHERE c.tenant_id = $1 AND c.period = r.period"
-                   "      AND c.sender = $2 AND c.period_start >= r.lo AND c.period_start < r.hi"
-                   "   OFFSET 0) c");
-    const pg::Result rows = db.exec_prepared(
-        "delivery_metrics_series", {tenant, sender, range_array(series_hours, true), range_array(series_hours, false),
-                                    range_array(series_days, true), range_array(series_days, false)});
-    for (int i = 0; i < rows.rows(); ++i) {
-      report.series[series_index(number(rows, i, 0) * kSecondMicros, query, report.series.size())].add(
-          rows.get(i, 1), number(rows, i, 2));
+  if (const auto rows = read_periods(db, "delivery_metrics_series",
+                                     "date_part('epoch', c.period_start)::bigint, unnest(c.statuses),"
+                                     " unnest(c.messages)",
+                                     "period_start, statuses, messages", "delivery_rollup_statuses", "", tenant,
+                                     sender, series_plan)) {
+    for (int i = 0; i < rows->rows(); ++i) {
+      report.series[series_index(number(*rows, i, 0) * kSecondMicros, query, report.series.size())].add(
+          rows->get(i, 1), number(*rows, i, 2));
     }
   }
 
