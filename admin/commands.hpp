@@ -39,5 +39,6 @@ int migrate_command(const Globals& globals, std::span<const std::string> args);
 int tenant_command(const Globals& globals, std::span<const std::string> args);
 int key_command(const Globals& globals, std::span<const std::string> args);
 int retry_command(const Globals& globals, std::span<const std::string> args);
+int doctor_command(const Globals& globals, std::span<const std::string> args);
 
 }  // namespace wagate::admin

@@ -24,6 +24,7 @@ constexpr Command kCommands[] = {
     {"tenant", "add, list, set-token (rotation: the old token stays valid), drop-previous-token", tenant_command},
     {"key", "API keys: create (prints the key once), list, revoke", key_command},
     {"retry", "send failed outbound messages again (retryable error codes only); --dry-run lists them", retry_command},
+    {"doctor", "explain why a webhook's signature does not match: URLs, parameters, which token", doctor_command},
     {"help", "show this text", help_command},
 };
 

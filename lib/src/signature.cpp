@@ -13,8 +13,19 @@ namespace {
 constexpr std::string_view kBodyHashParam = "bodySHA256";
 const form::Params kNoParams;
 
-// The raw value of bodySHA256 in the URL's query string, if present. Hex needs
-// no decoding, and the query is otherwise left exactly as Twilio sent it.
+bool matches_any_variant(std::string_view url, const form::Params& params, std::string_view signature,
+                         std::string_view auth_token) {
+  bool matched = false;
+  for (const std::string& variant : url_variants(url)) {
+    // No early exit: which variant matched is not secret, but there is no
+    // reason to make the time depend on it either.
+    matched = crypto::constant_time_equal(compute_signature(variant, params, auth_token), signature) || matched;
+  }
+  return matched;
+}
+
+}  // namespace
+
 std::optional<std::string_view> body_hash_param(std::string_view url) {
   const size_t question = url.find('?');
   if (question == std::string_view::npos) return std::nullopt;
@@ -33,18 +44,6 @@ std::optional<std::string_view> body_hash_param(std::string_view url) {
   return std::nullopt;
 }
 
-bool matches_any_variant(std::string_view url, const form::Params& params, std::string_view signature,
-                         std::string_view auth_token) {
-  bool matched = false;
-  for (const std::string& variant : url_variants(url)) {
-    // No early exit: which variant matched is not secret, but there is no
-    // reason to make the time depend on it either.
-    matched = crypto::constant_time_equal(compute_signature(variant, params, auth_token), signature) || matched;
-  }
-  return matched;
-}
-
-}  // namespace
 
 std::string_view to_string(SignatureCheck check) {
   switch (check) {

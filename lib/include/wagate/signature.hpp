@@ -1,6 +1,7 @@
 // signature.hpp — X-Twilio-Signature: computing, checking against the URL variants, rebuilding the public URL.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,6 +38,12 @@ struct SignedRequest {
 // raw_body must equal that hex, else BodyHashMismatch. An empty auth_token is
 // the caller's to refuse (500: nothing to check against), not a Mismatch.
 [[nodiscard]] SignatureCheck check_signature(const SignedRequest& request, std::string_view auth_token);
+
+// The raw value of bodySHA256 in the URL's query string, if present: its
+// presence says the body is JSON and the signature covers the URL alone.
+// Hex needs no decoding, and the query is otherwise left exactly as Twilio
+// sent it.
+[[nodiscard]] std::optional<std::string_view> body_hash_param(std::string_view url);
 
 // The URL Twilio used. With a configured base ("https://gw.example.com", maybe
 // with a path prefix) that is base + request_uri, otherwise scheme://host +
