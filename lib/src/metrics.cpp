@@ -385,7 +385,10 @@ void count_spool_append(std::string_view kind, std::size_t records) {
 
 void count_send(std::string_view outcome) {
   static auto& family = global().counter(
-      "wagate_sends_total", "Send attempts by recorded outcome (created, failed, retrying, unknown).", {"outcome"});
+      "wagate_sends_total",
+      "Send attempts by recorded outcome (created, failed, retrying, unknown; canceled_opted_out: canceled at "
+      "the claim, the recipient opted out after acceptance).",
+      {"outcome"});
   family.with({outcome}).inc();
 }
 

@@ -13,7 +13,7 @@ import unittest
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
-from twilio_client import Gateway, psql, stack_env  # noqa: E402
+from twilio_client import Gateway, new_sid, psql, stack_env  # noqa: E402
 
 ENV = stack_env()
 GW = Gateway(ENV)
@@ -21,6 +21,9 @@ DSN = ENV["WAGATE_PG_DSN"]
 SIM = ENV["WAGATE_SIM_URL"]
 BIN = os.path.join(os.environ["WAGATE_BUILD_DIR"], "bin")
 STACK = [os.path.join(os.environ["WAGATE_SOURCE_DIR"], "scripts", "stack")]
+SENDER = "whatsapp:+14155238886"  # the local tenant's number (scripts/stack)
+OPTED_OUT_ERROR = "not sent: the recipient opted out (STOP) after the message was accepted"
+CANCELED_METRIC = 'wagate_sends_total{process="wagate-sender",outcome="canceled_opted_out"}'
 USED_AREAS = set()
 
 
@@ -73,6 +76,33 @@ def wait_status(msg_id, want, seconds=30):
 def history(msg_id):
     sid = row(msg_id, "message_sid")
     return psql(DSN, f"SELECT string_agg(status, ',' ORDER BY event_id) FROM status_events WHERE message_sid = '{sid}'")
+
+
+def post_inbound(phone, body):
+    """A signed inbound WhatsApp message from the contact, as Twilio posts it."""
+    sid = new_sid()
+    params = [("AccountSid", ENV["TWILIO_ACCOUNT_SID"]), ("ApiVersion", "2010-04-01"), ("Body", body),
+              ("From", "whatsapp:" + phone), ("MessageSid", sid), ("NumMedia", "0"), ("ProfileName", "Ana"),
+              ("SmsMessageSid", sid), ("SmsSid", sid), ("SmsStatus", "received"), ("To", SENDER),
+              ("WaId", phone[1:])]
+    status, _, raw = GW.post_signed("/api/v1/whatsapp/webhook", params)
+    assert status == 200, (status, raw)
+
+
+def get_message(msg_id):
+    status, _, raw = GW.request("GET", "/api/v1/whatsapp/messages/" + msg_id, b"",
+                                {"Authorization": "Bearer " + ENV["WAGATE_API_KEY"]})
+    assert status == 200, (status, raw)
+    return json.loads(raw)
+
+
+def scraped(series):
+    """The series' value on the local /metrics listener, 0 when absent."""
+    with urllib.request.urlopen(ENV["WAGATE_METRICS_URL"], timeout=10) as resp:
+        for line in resp.read().decode().splitlines():
+            if line.startswith(series + " "):
+                return float(line.split()[-1])
+    return 0.0
 
 
 def creates_for(phone):
@@ -166,6 +196,52 @@ class Failures(unittest.TestCase):
         self.assertEqual(row(msg, "message_sid"), creates_for(phone)[0]["sid"])
         time.sleep(2)
         self.assertEqual(len(creates_for(phone)), 1, "an unknown outcome is reconciled, never re-sent")
+
+
+class OptOut(unittest.TestCase):
+    def test_recipient_who_opts_out_after_acceptance_gets_nothing(self):
+        # The sender is stopped so that every message is accepted and waits
+        # in the queue while its recipient answers STOP.
+        subprocess.run(STACK + ["stop", "sender"], check=True, capture_output=True)
+        try:
+            stopped, retried, back, control = (number(0) for _ in range(4))
+            for phone in (stopped, retried, back, control):
+                open_window(phone)
+            ids = {phone: send(phone) for phone in (stopped, retried, back, control)}
+            # As if its first request had got a 429: a retry due now goes
+            # through the same claim.
+            psql(DSN, "UPDATE messages SET status = 'retrying', status_rank = wagate_status_rank('retrying'), "
+                      f"attempts = 1, next_attempt_at = now() WHERE id = '{ids[retried]}'")
+            for phone in (stopped, retried, back):
+                post_inbound(phone, "STOP")
+            post_inbound(back, "START")  # opted back in before the sender got to it: sent as usual
+            canceled_before = scraped(CANCELED_METRIC)
+        finally:
+            subprocess.run(STACK + ["up"], check=True, capture_output=True, timeout=120)
+
+        wait_status(ids[control], {"read"})
+        wait_status(ids[back], {"read"})
+        for phone, attempts in ((stopped, "0"), (retried, "1")):
+            msg = ids[phone]
+            wait_status(msg, {"canceled"})
+            self.assertEqual(row(msg, "error_message"), OPTED_OUT_ERROR)
+            self.assertEqual(row(msg, "attempts"), attempts, "no request was made, none is counted")
+            self.assertEqual(row(msg, "message_sid IS NULL AND error_code IS NULL AND next_attempt_at IS NULL"), "t")
+            view = get_message(msg)
+            self.assertEqual(view["status"], "canceled")
+            self.assertIsNone(view["message_sid"])
+            self.assertEqual(view["error"]["message"], OPTED_OUT_ERROR)
+            self.assertIsNone(view["error"]["code"])
+            self.assertEqual(view["history"], [])
+        deadline = time.time() + 20
+        while scraped(CANCELED_METRIC) < canceled_before + 2 and time.time() < deadline:
+            time.sleep(0.5)
+        self.assertEqual(scraped(CANCELED_METRIC), canceled_before + 2)
+        time.sleep(2)  # a sweep or a reclaim would have sent them by now
+        self.assertEqual(creates_for(stopped), [], "Twilio never heard of a message to an opted-out recipient")
+        self.assertEqual(creates_for(retried), [])
+        self.assertEqual(len(creates_for(back)), 1)
+        self.assertEqual(row(ids[stopped], "status"), "canceled")
 
 
 class Crashes(unittest.TestCase):

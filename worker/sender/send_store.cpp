@@ -14,6 +14,11 @@ namespace {
 // the batch size.
 constexpr std::string_view kKeysType = "AS k(ord int, tenant_id bigint, created_at timestamptz, id uuid)";
 
+// What the message's error says when the claim cancels it (no quote: it is
+// spliced into the statement below).
+constexpr std::string_view kOptedOutMessage =
+    "not sent: the recipient opted out (STOP) after the message was accepted";
+
 const std::string kLoad = std::string(
     "SELECT k.ord, m.tenant_id, m.created_at, m.id, coalesce(m.to_addr, ''), coalesce(m.from_addr, ''), "
     "coalesce(m.body, ''), coalesce(m.content_sid, ''), coalesce(m.content_variables::text, ''), "
@@ -25,14 +30,36 @@ const std::string kLoad = std::string(
     "interval '1 second'))";
 
 // The claim is its own transaction (autocommit): it is durable before the
-// request that follows it leaves.
+// request that follows it leaves. It is also the last look at the recipient
+// before then, so the same statement cancels, instead of claiming, a message
+// whose recipient opted out (STOP) after it was accepted: WhatsApp's rules
+// forbid sending them anything, and the API's check (422) cannot see a STOP
+// that arrives while the message waits in the queue, for a retry or for the
+// sweeper. The opt-out costs one primary-key probe of conversations
+// (tenant_id, phone), the phone derived from to_addr exactly as
+// wagate_store_inbound stores it; OFFSET 0 keeps the planner from copying
+// the probe into every column that reads its answer. No request is made, so
+// attempts and last_attempt_at stay as they were. 'canceled' ranks (66)
+// above every status the claim starts from, and a message without a SID gets
+// no callback that could move it. RETURNING's status tells the two apart.
 const std::string kClaim = std::string(
-    "UPDATE messages m SET status = 'dispatching', status_rank = wagate_status_rank('dispatching'), "
-    "attempts = m.attempts + 1, last_attempt_at = now(), requeued_at = NULL "
-    "FROM jsonb_to_recordset($1::jsonb) ") + std::string(kKeysType) + " "
+    "UPDATE messages m SET (status, status_rank, attempts, last_attempt_at, error_code, error_message, "
+    "next_attempt_at, last_status_at) = ("
+    " SELECT CASE WHEN o.opted_out THEN 'canceled' ELSE 'dispatching' END,"
+    " CASE WHEN o.opted_out THEN wagate_status_rank('canceled') ELSE wagate_status_rank('dispatching') END,"
+    " m.attempts + CASE WHEN o.opted_out THEN 0 ELSE 1 END,"
+    " CASE WHEN o.opted_out THEN m.last_attempt_at ELSE now() END,"
+    " CASE WHEN o.opted_out THEN NULL ELSE m.error_code END,"
+    " CASE WHEN o.opted_out THEN '") + std::string(kOptedOutMessage) + "' ELSE m.error_message END,"
+    " CASE WHEN o.opted_out THEN NULL ELSE m.next_attempt_at END,"
+    " CASE WHEN o.opted_out THEN GREATEST(m.last_status_at, now()) ELSE m.last_status_at END"
+    " FROM (SELECT EXISTS (SELECT 1 FROM conversations c WHERE c.tenant_id = m.tenant_id"
+    "       AND c.phone = wagate_contact_phone(m.to_addr) AND c.opted_out) AS opted_out OFFSET 0) o), "
+    "requeued_at = NULL "
+    "FROM jsonb_to_recordset($1::jsonb) " + std::string(kKeysType) + " "
     "WHERE m.tenant_id = k.tenant_id AND m.created_at = k.created_at AND m.id = k.id "
     "AND m.status IN ('accepted', 'retrying') AND m.message_sid IS NULL AND m.direction = 'outbound' "
-    "RETURNING m.id, m.attempts";
+    "RETURNING m.id, m.attempts, m.status";
 
 const std::string kDefer =
     "UPDATE messages m SET next_attempt_at = now() + make_interval(secs => k.delay_ms / 1000.0), requeued_at = NULL "
@@ -158,12 +185,17 @@ std::vector<LoadedMessage> SendStore::load(const std::vector<MessageKey>& keys) 
   return loaded;
 }
 
-std::map<std::string, int> SendStore::claim(const std::vector<MessageKey>& keys) {
-  std::map<std::string, int> claimed;
+std::map<std::string, Claim> SendStore::claim(const std::vector<MessageKey>& keys) {
+  std::map<std::string, Claim> claimed;
   if (keys.empty()) return claimed;
   const std::string batch = keys_json(keys);
   const pg::Result rows = guarded([&](pg::Connection& db) { return db.exec_prepared("sender_claim", {batch}); });
-  for (int r = 0; r < rows.rows(); ++r) claimed.emplace(rows.get(r, 0), static_cast<int>(rows.get_int(r, 1)));
+  for (int r = 0; r < rows.rows(); ++r) {
+    Claim claim;
+    claim.outcome = rows.get(r, 2) == "canceled" ? ClaimOutcome::CanceledOptedOut : ClaimOutcome::Dispatching;
+    claim.attempt = static_cast<int>(rows.get_int(r, 1));
+    claimed.emplace(rows.get(r, 0), claim);
+  }
   return claimed;
 }
 

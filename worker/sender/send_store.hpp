@@ -48,6 +48,17 @@ struct SendRecord {
   std::string last_error;
 };
 
+// What the claim made of a sendable message.
+enum class ClaimOutcome {
+  Dispatching,       // claimed: this process sends it now
+  CanceledOptedOut,  // 'canceled': the recipient opted out after acceptance
+};
+
+struct Claim {
+  ClaimOutcome outcome = ClaimOutcome::Dispatching;
+  int attempt = 0;  // attempts after the claim: the fencing token of its outcome
+};
+
 struct DueMessage {
   MessageKey key;
   int priority = 1;
@@ -79,9 +90,11 @@ class SendStore {
   std::vector<LoadedMessage> load(const std::vector<MessageKey>& keys);
 
   // Claims messages for this process ('dispatching', attempts + 1) and
-  // commits, before any request leaves. Returns id -> attempt number for
-  // the ones claimed; a message not returned belongs to someone else now.
-  std::map<std::string, int> claim(const std::vector<MessageKey>& keys);
+  // commits, before any request leaves. A message whose recipient opted out
+  // since it was accepted is canceled instead, in the same statement: final,
+  // nothing to send or record. Returns id -> what became of each message it
+  // moved; a message not returned belongs to someone else now, or is done.
+  std::map<std::string, Claim> claim(const std::vector<MessageKey>& keys);
 
   // Puts messages back for later: their next_attempt_at moves to now + delay
   // and the sweeper queues them again then. Only sendable messages move.

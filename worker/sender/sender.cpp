@@ -367,7 +367,7 @@ void Sender::dispatch(Clock::time_point now) {
   std::vector<MessageKey> keys;
   keys.reserve(picked.size());
   for (const auto& item : picked) keys.push_back(item.key);
-  std::map<std::string, int> claimed;
+  std::map<std::string, Claim> claimed;
   try {
     claimed = store_.claim(keys);
   } catch (const DbError& e) {
@@ -387,12 +387,26 @@ void Sender::dispatch(Clock::time_point now) {
       skipped.push_back(std::move(item.entry));
       continue;
     }
+    if (found->second.outcome == ClaimOutcome::CanceledOptedOut) {
+      // The claim already made it final: nothing to send or record, only
+      // its entry to acknowledge. Its rate token stays spent (rare).
+      log::info("send_canceled")
+          .kv("tenant", item.key.tenant_id)
+          .kv("message_id", item.key.id)
+          .kv("status", "canceled")
+          .kv("reason", "recipient_opted_out");
+      metrics::count_send("canceled_opted_out");
+      local_ids_.erase(item.key.id);
+      skipped.push_back(std::move(item.entry));
+      continue;
+    }
+    const int attempt = found->second.attempt;
     if (item.sender_key.empty()) {
-      finish_without_request(std::move(item), found->second, twilio::Outcome::Rejected,
+      finish_without_request(std::move(item), attempt, twilio::Outcome::Rejected,
                              "tenant has neither a WhatsApp sender nor a Messaging Service");
       continue;
     }
-    start(std::move(item), found->second);
+    start(std::move(item), attempt);
   }
   ack(std::move(skipped));
 }

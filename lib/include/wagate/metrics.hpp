@@ -165,7 +165,8 @@ void count_signature_failure(std::string_view reason);
 void count_status_callback(std::string_view record, std::string_view outcome);
 // Records appended to the local spool because Postgres was unreachable.
 void count_spool_append(std::string_view kind, std::size_t records);
-// One send attempt's recorded outcome: created, failed, retrying or unknown.
+// One send attempt's recorded outcome: created, failed, retrying or unknown;
+// or canceled_opted_out, a message canceled at its claim (no request made).
 void count_send(std::string_view outcome);
 // One request to Twilio's REST API, from the first byte sent to the answer.
 void observe_twilio_request(std::chrono::milliseconds duration);
