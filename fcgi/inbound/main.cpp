@@ -3,35 +3,21 @@
 
 #include "inbound_message.hpp"
 #include "wagate/fcgi_server.hpp"
-#include "wagate/store.hpp"
-
-namespace {
-
-struct Process {
-  std::unique_ptr<wagate::spool::Spool> spool;
-  std::unique_ptr<wagate::tenants::Cache> tenants;
-  std::unique_ptr<wagate::store::SpoolReplayer> replayer;
-};
-
-}  // namespace
+#include "wagate/webhook_intake.hpp"
 
 int main(int argc, char** argv) {
   using namespace wagate;
-  Process process;
+  std::unique_ptr<store::WebhookIntake> intake;
   http::Router router;
   router.add("POST", "/api/v1/whatsapp/webhook", [&](http::Request& request, Context& context) {
-    inbound::Services services{*process.tenants, *process.spool};
+    inbound::Services services{intake->tenants(), intake->spool()};
     return inbound::inbound_message(request, context, services);
   });
   fcgi::ServerOptions options;
   options.name = "wagate-inbound";
   options.on_start = [&](const config::Holder& holder) {
-    const auto config = holder.current();
-    const std::string spool_dir = config->str("spool_dir");
-    process.spool = std::make_unique<spool::Spool>(spool_dir);
-    process.tenants = std::make_unique<tenants::Cache>(spool_dir + "/tenants.snapshot");
-    process.replayer = std::make_unique<store::SpoolReplayer>(config->str("pg_dsn"), *process.spool);
+    intake = std::make_unique<store::WebhookIntake>(*holder.current());
   };
-  options.on_stop = [&] { process.replayer.reset(); };
+  options.on_stop = [&] { intake->stop_replay(); };
   return fcgi::run_process(argc, argv, options, router);
 }

@@ -3,42 +3,30 @@
 
 #include "status_callback.hpp"
 #include "wagate/fcgi_server.hpp"
-#include "wagate/spool.hpp"
 #include "wagate/store.hpp"
-
-namespace {
-
-struct Process {
-  std::unique_ptr<wagate::spool::Spool> spool;
-  std::unique_ptr<wagate::tenants::Cache> tenants;
-  std::unique_ptr<wagate::store::StatusWriter> writer;
-  std::unique_ptr<wagate::store::SpoolReplayer> replayer;
-};
-
-}  // namespace
+#include "wagate/webhook_intake.hpp"
 
 int main(int argc, char** argv) {
   using namespace wagate;
-  Process process;
+  // Declared in this order: the writer spools into the intake's spool, so it must be destroyed first.
+  std::unique_ptr<store::WebhookIntake> intake;
+  std::unique_ptr<store::StatusWriter> writer;
   http::Router router;
   router.add("POST", "/api/v1/whatsapp/status", [&](http::Request& request, Context& context) {
-    status::Services services{*process.tenants, *process.writer};
+    status::Services services{intake->tenants(), *writer};
     return status::status_callback(request, context, services);
   });
   fcgi::ServerOptions options;
   options.name = "wagate-status";
   options.on_start = [&](const config::Holder& holder) {
     const auto config = holder.current();
-    const std::string spool_dir = config->str("spool_dir");
-    process.spool = std::make_unique<spool::Spool>(spool_dir);
-    process.tenants = std::make_unique<tenants::Cache>(spool_dir + "/tenants.snapshot");
-    process.writer = std::make_unique<store::StatusWriter>(
-        config->str("pg_dsn"), *process.spool, static_cast<int>(config->integer("status_committers")));
-    process.replayer = std::make_unique<store::SpoolReplayer>(config->str("pg_dsn"), *process.spool);
+    intake = std::make_unique<store::WebhookIntake>(*config);
+    writer = std::make_unique<store::StatusWriter>(config->str("pg_dsn"), intake->spool(),
+                                                   static_cast<int>(config->integer("status_committers")));
   };
   options.on_stop = [&] {
-    process.replayer.reset();
-    process.writer.reset();  // answers everything handed over before exiting
+    intake->stop_replay();
+    writer.reset();  // answers everything handed over before exiting
   };
   return fcgi::run_process(argc, argv, options, router);
 }

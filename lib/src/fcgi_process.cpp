@@ -3,9 +3,9 @@
 #include <exception>
 #include <memory>
 
-#include "wagate/error.hpp"
 #include "wagate/fcgi_server.hpp"
 #include "wagate/log.hpp"
+#include "wagate/process.hpp"
 
 namespace wagate::fcgi {
 
@@ -17,14 +17,8 @@ int run_process(int argc, char** argv, ServerOptions options, const http::Router
       options.listen = argv[i] + 9;
     }
   }
-  std::unique_ptr<config::Holder> holder;
-  try {
-    holder = std::make_unique<config::Holder>(config::path_from(argc, argv));
-    log::set_level(log::parse_level(holder->current()->str("log_level")));
-  } catch (const Error& e) {
-    log::error("config_invalid").kv("process", options.name).kv("error", e.what());
-    return 1;
-  }
+  const std::unique_ptr<config::Holder> holder = process::load_config(options.name, argc, argv);
+  if (!holder) return 1;
   try {
     if (options.on_start) options.on_start(*holder);
     const int code = serve(options, *holder, router);

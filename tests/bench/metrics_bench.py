@@ -20,11 +20,10 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
-from twilio_client import stack_env  # noqa: E402
+from twilio_client import maint_job, stack_env  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ENV = stack_env()
-BIN = os.path.join(os.environ["WAGATE_BUILD_DIR"], "bin")
 # The loader drops indexes and bypasses foreign-key triggers: the owner
 # role may not, the stack's superuser may (trust on the local socket).
 SUPER_DSN = ENV["WAGATE_PG_DSN"].replace("user=wagate", "user=postgres")
@@ -85,14 +84,6 @@ def load(tenant, count, start, prefix):
                         "-c", definition.replace(" ON ONLY ", " ON ")],
                        check=True, capture_output=True, text=True)
     sql("VACUUM ANALYZE messages")
-
-
-def rollup():
-    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/"), "LANG": "C.UTF-8"}
-    out = subprocess.run([os.path.join(BIN, "wagate-maint"), "run", "--once", "--job", "rollup",
-                          "--config", ENV["WAGATE_CONFIG"]], capture_output=True, text=True, env=env)
-    if out.returncode != 0:
-        raise RuntimeError("rollup failed: " + out.stderr)
 
 
 class Client:
@@ -191,8 +182,8 @@ def main():
             dsn=ENV["WAGATE_PG_DSN"])  # owned by the application's role, like the ones maintenance creates
         _, load_s = timed("load (generate_series, 2 connections, indexes built after)",
                           lambda: load(tenant, size, start, "SM" + os.urandom(2).hex()))
-        _, rollup_s = timed("rollup job, first run (every hour)", rollup)
-        _, incremental_s = timed("rollup job, next run (nothing changed)", rollup)
+        _, rollup_s = timed("rollup job, first run (every hour)", lambda: maint_job(ENV, "rollup"))
+        _, incremental_s = timed("rollup job, next run (nothing changed)", lambda: maint_job(ENV, "rollup"))
         rollup_rows = int(sql("SELECT (SELECT count(*) FROM delivery_rollup_counts) + "
                               "(SELECT count(*) FROM delivery_rollup_times)"))
 

@@ -14,14 +14,12 @@ import datetime
 import json
 import os
 import random
-import subprocess
 import sys
-import tempfile
 import unittest
 import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
-from twilio_client import Gateway, psql, stack_env  # noqa: E402
+from twilio_client import Gateway, add_tenant, admin, maint_job, psql, stack_env, tenant_id  # noqa: E402
 
 METRICS = "/api/v1/whatsapp/delivery-metrics"
 STATUS = "/api/v1/whatsapp/status"
@@ -30,7 +28,6 @@ GW = Gateway(ENV)
 DSN = ENV["WAGATE_PG_DSN"]
 KEY = ENV["WAGATE_API_KEY"]
 ACCOUNT = ENV["TWILIO_ACCOUNT_SID"]
-BIN = os.path.join(os.environ["WAGATE_BUILD_DIR"], "bin")
 SENDERS = ["whatsapp:+14155238886", "whatsapp:+14155238887"]
 STATUS_ORDER = ["accepted", "scheduled", "retrying", "dispatching", "queued", "unknown", "sending", "sent",
                 "partially_delivered", "undelivered", "failed", "canceled", "delivered", "read"]
@@ -39,30 +36,6 @@ MINUTE = 60 * 1000000
 HOUR = 60 * MINUTE
 DAY = 24 * HOUR
 RANDOM = random.Random(20240501)
-
-
-def clean_env():
-    return {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/"), "LANG": "C.UTF-8"}
-
-
-def admin(*args):
-    out = subprocess.run([os.path.join(BIN, "wagate-admin"), "--config", ENV["WAGATE_CONFIG"], *args],
-                         capture_output=True, text=True, env=clean_env())
-    if out.returncode != 0:
-        raise AssertionError(f"wagate-admin {' '.join(args)} failed: {out.stderr}")
-    return out.stdout.strip()
-
-
-def rollup():
-    out = subprocess.run([os.path.join(BIN, "wagate-maint"), "run", "--once", "--job", "rollup",
-                          "--config", ENV["WAGATE_CONFIG"]], capture_output=True, text=True, env=clean_env())
-    if out.returncode != 0:
-        raise AssertionError(f"wagate-maint rollup failed: {out.stderr}")
-    return out.stderr
-
-
-def tenant_id(name):
-    return int(psql(DSN, f"SELECT tenant_id FROM tenants WHERE name = '{name}'"))
 
 
 def now_micros():
@@ -258,7 +231,7 @@ class DeliveryMetrics(unittest.TestCase):
         return rows
 
     def test_exact_and_fresh_through_every_phase(self):
-        local = tenant_id("local")
+        local = int(tenant_id(DSN, "local"))
         sids = insert_messages(local, 2500, 70 * 3600)
         self.assertEqual(len(sids), 2500)
         post_callbacks([callback_plan(sid) for sid in sids])
@@ -268,7 +241,7 @@ class DeliveryMetrics(unittest.TestCase):
         self.assertGreater(sum(1 for r in rows if r[4] is not None), 1000)
         self.assertGreater(sum(1 for r in rows if r[2] == "failed"), 50)
 
-        self.assertIn("full=true", rollup())
+        self.assertIn("full=true", maint_job(ENV, "rollup"))
         self.assert_exact(local, label="rolled up")
 
         # Late changes the job has not seen: reads of delivered messages,
@@ -301,23 +274,17 @@ class DeliveryMetrics(unittest.TestCase):
         self.assertEqual(after["by_status"]["read"], before["by_status"]["read"] + 1)
         self.assertEqual(after["by_status"].get("delivered", 0), before["by_status"]["delivered"] - 1)
 
-        log = rollup()
+        log = maint_job(ENV, "rollup")
         self.assertIn("full=false", log)
         self.assert_exact(local, label="caught up")
-        rollup()
+        maint_job(ENV, "rollup")
         self.assert_exact(local, label="nothing changed")
         self.assertEqual(psql(DSN, "SELECT count(*) FROM metrics_dirty_hours"), "0")
 
     def test_tenants_see_only_their_own(self):
-        name = "metrics-" + os.urandom(3).hex()
-        with tempfile.NamedTemporaryFile("w", dir=os.environ["WAGATE_RUN_DIR"], delete=False) as f:
-            f.write(os.urandom(16).hex() + "\n")
-            token_file = f.name
-        admin("tenant", "add", "--name", name, "--account-sid", "AC" + os.urandom(16).hex(),
-              "--auth-token-file", token_file, "--whatsapp-from", SENDERS[0])
-        os.unlink(token_file)
-        other_key = admin("key", "create", "--tenant", name, "--scopes", "read")
-        other = tenant_id(name)
+        name = add_tenant(ENV, "metrics", SENDERS[0])
+        other_key = admin(ENV, "key", "create", "--tenant", name, "--scopes", "read").stdout.strip()
+        other = int(tenant_id(DSN, name))
 
         status, body = get_metrics(other_key)
         self.assertEqual(status, 200)
@@ -327,16 +294,16 @@ class DeliveryMetrics(unittest.TestCase):
         insert_messages(other, 40, 20 * 3600)
         psql(DSN, f"UPDATE messages SET status = 'failed', status_rank = wagate_status_rank('failed'), "
                   f"error_code = 63049 WHERE tenant_id = {other}")
-        rollup()
+        maint_job(ENV, "rollup")
         self.assert_exact(other, key=other_key, label="other tenant")
         _, mine = get_metrics()
         self.assertNotIn(63049, [e["code"] for e in mine["errors"]])
-        self.assert_exact(tenant_id("local"), label="local beside another tenant")
+        self.assert_exact(int(tenant_id(DSN, "local")), label="local beside another tenant")
 
     def test_keys_and_scopes(self):
         status, body = get_metrics(None)
         self.assertEqual(status, 401)
-        send_only = admin("key", "create", "--tenant", "local", "--scopes", "send")
+        send_only = admin(ENV, "key", "create", "--tenant", "local", "--scopes", "send").stdout.strip()
         status, body = get_metrics(send_only)
         self.assertEqual(status, 403)
         self.assertEqual(body["error"]["code"], "forbidden")

@@ -7,17 +7,16 @@ message_index entries) are inserted as the sender leaves them.
 """
 import json
 import os
-import random
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import unittest
 import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
-from twilio_client import Gateway, new_sid, psql, stack_env  # noqa: E402
+from twilio_client import (LOCAL_SENDER as SENDER, Gateway, add_tenant, admin, bin_path, new_phone,  # noqa: E402
+                           new_sid, psql, stack_env, tenant_id)
 
 STATUS = "/api/v1/whatsapp/status"
 INBOUND = "/api/v1/whatsapp/webhook"
@@ -28,22 +27,7 @@ GW = Gateway(ENV)
 DSN = ENV["WAGATE_PG_DSN"]
 KEY = ENV["WAGATE_API_KEY"]
 ACCOUNT = ENV["TWILIO_ACCOUNT_SID"]
-BIN = os.path.join(os.environ["WAGATE_BUILD_DIR"], "bin")
-SENDER = "whatsapp:+14155238886"  # the local tenant's number (scripts/stack)
-SENDER_RUNNING = os.path.exists(os.path.join(BIN, "wagate-sender"))
-
-
-def admin(*args, check=True):
-    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/"), "LANG": "C.UTF-8"}
-    out = subprocess.run([os.path.join(BIN, "wagate-admin"), "--config", ENV["WAGATE_CONFIG"], *args],
-                         capture_output=True, text=True, env=env)
-    if check and out.returncode != 0:
-        raise AssertionError(f"wagate-admin {' '.join(args)} failed ({out.returncode}): {out.stderr}")
-    return out
-
-
-def new_phone():
-    return "+1555" + "".join(random.choice("0123456789") for _ in range(7))
+SENDER_RUNNING = os.path.exists(bin_path("wagate-sender"))
 
 
 def get(path, key=KEY):
@@ -54,21 +38,6 @@ def get(path, key=KEY):
     except ValueError:
         data = {"raw": body.decode(errors="replace")}
     return status, data
-
-
-def tenant_id(name="local"):
-    return psql(DSN, f"SELECT tenant_id FROM tenants WHERE name = '{name}'")
-
-
-def add_tenant(prefix):
-    name = prefix + "-" + os.urandom(3).hex()
-    with tempfile.NamedTemporaryFile("w", dir=os.environ["WAGATE_RUN_DIR"], delete=False) as f:
-        f.write(os.urandom(16).hex() + "\n")
-        token_file = f.name
-    admin("tenant", "add", "--name", name, "--account-sid", "AC" + os.urandom(16).hex(),
-          "--auth-token-file", token_file, "--whatsapp-from", "whatsapp:+14155230000")
-    os.unlink(token_file)
-    return name
 
 
 def insert_outbound(phone, status="queued", sid=None, error_code=None, error_message=None, seconds_ago=0,
@@ -83,7 +52,7 @@ def insert_outbound(phone, status="queued", sid=None, error_code=None, error_mes
         WITH m AS (
           INSERT INTO messages (tenant_id, created_at, direction, message_sid, from_addr, to_addr, body, content_sid,
                                 status, status_rank, error_code, error_message, failed_at, last_status_at)
-          VALUES ({tenant_id(tenant)}, now() - interval '{seconds_ago} seconds', 'outbound', {sid_sql},
+          VALUES ({tenant_id(DSN, tenant)}, now() - interval '{seconds_ago} seconds', 'outbound', {sid_sql},
                   '{SENDER}', 'whatsapp:{phone}', '{body}', {content_sql}, '{status}', wagate_status_rank('{status}'),
                   {code_sql}, {msg_sql}, CASE WHEN {failed} THEN now() END, now())
           RETURNING tenant_id, id, created_at, message_sid),
@@ -119,10 +88,10 @@ KEYS = {}
 
 
 def setUpModule():
-    KEYS["send_only"] = admin("key", "create", "--tenant", "local", "--scopes", "send").stdout.strip()
-    other = add_tenant("views-other")
+    KEYS["send_only"] = admin(ENV, "key", "create", "--tenant", "local", "--scopes", "send").stdout.strip()
+    other = add_tenant(ENV, "views-other")
     KEYS["other_tenant"] = other
-    KEYS["other"] = admin("key", "create", "--tenant", other, "--scopes", "read").stdout.strip()
+    KEYS["other"] = admin(ENV, "key", "create", "--tenant", other, "--scopes", "read").stdout.strip()
 
 
 class MessageById(unittest.TestCase):
@@ -279,7 +248,7 @@ def page_through(query, limit):
 class ListMessages(unittest.TestCase):
     def test_pagination_is_stable_while_messages_arrive(self):
         phone = new_phone()
-        tid = tenant_id()
+        tid = tenant_id(DSN, "local")
         # 40 outbound at distinct times, 12 sharing one instant (the id breaks
         # the tie), 10 inbound from the contact.
         psql(DSN, f"""
@@ -449,8 +418,8 @@ class PhoneMetrics(unittest.TestCase):
 class Retry(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tenant = add_tenant("views-retry")
-        tid = tenant_id(cls.tenant)
+        cls.tenant = add_tenant(ENV, "views-retry")
+        tid = tenant_id(DSN, cls.tenant)
         cls.rows = {}
 
         def add(name, code, window=True, opted_out=False, content_sid=None, status="failed"):
@@ -478,14 +447,14 @@ class Retry(unittest.TestCase):
 
     @classmethod
     def count(cls):
-        return int(psql(DSN, f"SELECT count(*) FROM messages WHERE tenant_id = {tenant_id(cls.tenant)}"))
+        return int(psql(DSN, f"SELECT count(*) FROM messages WHERE tenant_id = {tenant_id(DSN, cls.tenant)}"))
 
     def retries_of(self, name):
         return psql(DSN, f"SELECT id FROM messages WHERE retry_of = '{self.rows[name]}'").split()
 
     def test_retry(self):
         # A dry run lists and changes nothing.
-        out = admin("retry", "--since", "1h", "--tenant", self.tenant, "--dry-run")
+        out = admin(ENV, "retry", "--since", "1h", "--tenant", self.tenant, "--dry-run")
         lines = out.stdout.splitlines()
         would = {line.split()[2] for line in lines if line.startswith("would retry ")}
         self.assertEqual(would, {self.rows["unreachable"], self.rows["undelivered_rate"],
@@ -500,7 +469,7 @@ class Retry(unittest.TestCase):
         self.assertEqual(self.count(), self.before)
 
         # For real: one new message per retryable original, the same content.
-        out = admin("retry", "--since", "1h", "--tenant", self.tenant)
+        out = admin(ENV, "retry", "--since", "1h", "--tenant", self.tenant)
         self.assertIn("3 retried, 3 skipped", out.stdout.splitlines()[-1], out.stdout)
         self.assertEqual(self.count(), self.before + 3)
         for name in ("unreachable", "undelivered_rate", "template_no_window"):
@@ -526,18 +495,18 @@ class Retry(unittest.TestCase):
         self.assertEqual(len(self.retries_of("already")), 1)
 
         # Again: everything has its retry now.
-        out = admin("retry", "--since", "1h", "--tenant", self.tenant)
+        out = admin(ENV, "retry", "--since", "1h", "--tenant", self.tenant)
         self.assertIn("0 retried, 6 skipped (4 already retried, 1 opted out, 1 outside",
                       out.stdout.splitlines()[-1], out.stdout)
         self.assertEqual(self.count(), self.before + 3)
 
         # A code a resend cannot help is refused, unless forced.
-        out = admin("retry", "--since", "1h", "--tenant", self.tenant, "--error-code", "63016", check=False)
+        out = admin(ENV, "retry", "--since", "1h", "--tenant", self.tenant, "--error-code", "63016", check=False)
         self.assertEqual(out.returncode, 2)
         self.assertIn("--force", out.stderr)
         self.assertIn("63016", out.stderr)
         self.assertEqual(self.count(), self.before + 3)
-        out = admin("retry", "--since", "1h", "--tenant", self.tenant, "--error-code", "63016", "--force")
+        out = admin(ENV, "retry", "--since", "1h", "--tenant", self.tenant, "--error-code", "63016", "--force")
         self.assertIn("1 retried", out.stdout)
         self.assertEqual(len(self.retries_of("outside_window_code")), 1)
         self.assertEqual(self.retries_of("unsubscribed"), [])
@@ -545,10 +514,10 @@ class Retry(unittest.TestCase):
     def test_usage_errors(self):
         for args in (["retry"], ["retry", "--since", "soon"], ["retry", "--since", "1h", "--error-code", "x"],
                      ["retry", "--since", "1h", "--bogus"]):
-            out = admin(*args, check=False)
+            out = admin(ENV, *args, check=False)
             self.assertEqual(out.returncode, 2, args)
             self.assertEqual(out.stdout, "", args)
-        out = admin("retry", "--since", "1h", "--tenant", "no-such-tenant", check=False)
+        out = admin(ENV, "retry", "--since", "1h", "--tenant", "no-such-tenant", check=False)
         self.assertNotEqual(out.returncode, 0)
         self.assertIn("no-such-tenant", out.stderr)
 

@@ -12,13 +12,13 @@ import random
 import re
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
-from twilio_client import Gateway, new_sid, psql, stack_env  # noqa: E402
+from twilio_client import (LOCAL_SENDER as SENDER, Gateway, add_tenant, admin, new_phone,  # noqa: E402
+                           new_sid, psql, stack_env, tenant_id)
 
 SEND = "/api/v1/whatsapp/send"
 INBOUND = "/api/v1/whatsapp/webhook"
@@ -27,24 +27,8 @@ GW = Gateway(ENV)
 DSN = ENV["WAGATE_PG_DSN"]
 KEY = ENV["WAGATE_API_KEY"]
 ACCOUNT = ENV["TWILIO_ACCOUNT_SID"]
-BIN = os.path.join(os.environ["WAGATE_BUILD_DIR"], "bin")
 KEY_CACHE_S = 5  # api_key_cache_seconds default
 KEY_RE = re.compile(r"^wg_[a-z2-7]{12}_[A-Za-z0-9_-]{43}$")
-SENDER = "whatsapp:+14155238886"  # the local tenant's number (scripts/stack)
-
-
-def admin(*args, check=True):
-    # A clean environment: the config file alone decides, as in production.
-    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/"), "LANG": "C.UTF-8"}
-    out = subprocess.run([os.path.join(BIN, "wagate-admin"), "--config", ENV["WAGATE_CONFIG"], *args],
-                         capture_output=True, text=True, env=env)
-    if check and out.returncode != 0:
-        raise AssertionError(f"wagate-admin {' '.join(args)} failed: {out.stderr}")
-    return out
-
-
-def new_phone():
-    return "+1555" + "".join(random.choice("0123456789") for _ in range(7))
 
 
 def template():
@@ -67,13 +51,9 @@ def send(payload=None, key=KEY, headers=None, content_type="application/json", r
     return status, {k.lower(): v for k, v in resp_headers.items()}, data
 
 
-def tenant_id(name="local"):
-    return psql(DSN, f"SELECT tenant_id FROM tenants WHERE name = '{name}'")
-
-
 def open_window(phone, tenant="local", minutes=60):
     psql(DSN, f"INSERT INTO conversations (tenant_id, phone, last_inbound_at, window_expires_at) "
-              f"VALUES ({tenant_id(tenant)}, '{phone}', now(), now() + interval '{minutes} minutes') "
+              f"VALUES ({tenant_id(DSN, tenant)}, '{phone}', now(), now() + interval '{minutes} minutes') "
               f"ON CONFLICT (tenant_id, phone) DO UPDATE SET window_expires_at = EXCLUDED.window_expires_at")
 
 
@@ -105,20 +85,14 @@ OTHER = {}
 
 def setUpModule():
     # A second tenant with its own key: tenants are walls.
-    name = "other-" + os.urandom(3).hex()
-    with tempfile.NamedTemporaryFile("w", dir=os.environ["WAGATE_RUN_DIR"], delete=False) as f:
-        f.write(os.urandom(16).hex() + "\n")
-        token_file = f.name
-    admin("tenant", "add", "--name", name, "--account-sid", "AC" + os.urandom(16).hex(),
-          "--auth-token-file", token_file, "--whatsapp-from", "whatsapp:+14155230000")
-    os.unlink(token_file)
+    name = add_tenant(ENV, "other")
     OTHER["name"] = name
-    OTHER["key"] = admin("key", "create", "--tenant", name, "--scopes", "send").stdout.strip()
+    OTHER["key"] = admin(ENV, "key", "create", "--tenant", name, "--scopes", "send").stdout.strip()
 
 
 class AdminKeys(unittest.TestCase):
     def test_create_prints_only_the_key_and_stores_only_its_hash(self):
-        out = admin("key", "create", "--tenant", "local", "--scopes", "read", "--label", "ci")
+        out = admin(ENV, "key", "create", "--tenant", "local", "--scopes", "read", "--label", "ci")
         self.assertRegex(out.stdout, KEY_RE.pattern[:-1] + r"\n$")
         key = out.stdout.strip()
         key_id = key[3:15]
@@ -127,27 +101,27 @@ class AdminKeys(unittest.TestCase):
         row = psql(DSN, f"SELECT encode(key_hash, 'hex'), array_to_string(scopes, ','), label FROM api_keys "
                         f"WHERE key_id = '{key_id}'")
         self.assertEqual(row, f"{hashlib.sha256(key.encode()).hexdigest()}|read|ci")
-        listing = admin("key", "list", "--tenant", "local").stdout
+        listing = admin(ENV, "key", "list", "--tenant", "local").stdout
         self.assertIn(key_id, listing)
         self.assertNotIn(key[16:], listing)
 
     def test_default_scopes_are_send_and_read(self):
-        key = admin("key", "create", "--tenant", "local").stdout.strip()
+        key = admin(ENV, "key", "create", "--tenant", "local").stdout.strip()
         self.assertEqual(psql(DSN, f"SELECT array_to_string(scopes, ',') FROM api_keys WHERE key_id = '{key[3:15]}'"),
                          "send,read")
 
     def test_create_refuses_unknown_tenant_and_scope(self):
-        out = admin("key", "create", "--tenant", "no-such-tenant", check=False)
+        out = admin(ENV, "key", "create", "--tenant", "no-such-tenant", check=False)
         self.assertNotEqual(out.returncode, 0)
         self.assertEqual(out.stdout, "")
         self.assertIn("no-such-tenant", out.stderr)
-        out = admin("key", "create", "--tenant", "local", "--scopes", "send,write", check=False)
+        out = admin(ENV, "key", "create", "--tenant", "local", "--scopes", "send,write", check=False)
         self.assertEqual(out.returncode, 2)
         self.assertEqual(out.stdout, "")
         self.assertIn("write", out.stderr)
 
     def test_revoke_unknown_key_fails(self):
-        out = admin("key", "revoke", "abcdefghijkl", check=False)
+        out = admin(ENV, "key", "revoke", "abcdefghijkl", check=False)
         self.assertNotEqual(out.returncode, 0)
         self.assertIn("abcdefghijkl", out.stderr)
 
@@ -177,24 +151,24 @@ class Auth(unittest.TestCase):
         self.assert_unauthorized(*send(self.payload(), key=forged), "invalid")
 
     def test_key_without_send_scope_is_forbidden(self):
-        key = admin("key", "create", "--tenant", "local", "--scopes", "read").stdout.strip()
+        key = admin(ENV, "key", "create", "--tenant", "local", "--scopes", "read").stdout.strip()
         status, _, data = send(self.payload(), key=key)
         self.assertEqual(status, 403, data)
         self.assertEqual(error_of(data).get("code"), "forbidden")
         self.assertIn("'send'", error_of(data).get("message", ""))
 
     def test_revoked_key_stops_working_within_the_cache_time(self):
-        key = admin("key", "create", "--tenant", "local", "--scopes", "send").stdout.strip()
+        key = admin(ENV, "key", "create", "--tenant", "local", "--scopes", "send").stdout.strip()
         status, _, data = send(self.payload(), key=key)
         self.assertEqual(status, 202, data)
-        out = admin("key", "revoke", key[3:15])
+        out = admin(ENV, "key", "revoke", key[3:15])
         self.assertIn("revoked", out.stdout)
         time.sleep(KEY_CACHE_S + 1)
         # Every handler process (and thread) has let go of its cached copy by now.
         for _ in range(6):
             self.assert_unauthorized(*send(self.payload(), key=key), "revoked")
         self.assertNotEqual(psql(DSN, f"SELECT revoked_at FROM api_keys WHERE key_id = '{key[3:15]}'"), "")
-        self.assertIn("already revoked", admin("key", "revoke", key[3:15]).stdout)
+        self.assertIn("already revoked", admin(ENV, "key", "revoke", key[3:15]).stdout)
 
     def test_health_needs_no_key(self):
         status, _, _ = GW.request("GET", "/api/v1/health")
@@ -304,7 +278,7 @@ class WhatsAppRules(unittest.TestCase):
         # Committed before the answer: the row is there at once.
         row = psql(DSN, f"SELECT direction, to_addr, from_addr, body, priority, client_ref, tenant_id, "
                         f"content_sid IS NULL FROM messages WHERE id = '{data['id']}'")
-        self.assertEqual(row, f"outbound|whatsapp:{phone}|{SENDER}|Hi Ana|2|{ref}|{tenant_id()}|t")
+        self.assertEqual(row, f"outbound|whatsapp:{phone}|{SENDER}|Hi Ana|2|{ref}|{tenant_id(DSN, 'local')}|t")
         # Queued after the commit, unless a running sender has taken it already.
         queue = subprocess.run(["redis-cli", "-u", ENV["WAGATE_REDIS_URL"], "XRANGE", "wagate:send:high", "-", "+"],
                                capture_output=True, text=True).stdout
@@ -337,7 +311,7 @@ class WhatsAppRules(unittest.TestCase):
         phone = new_phone()
         status, _, _ = post_inbound(phone, "STOP")
         self.assertEqual(status, 200)
-        self.assertEqual(psql(DSN, f"SELECT opted_out FROM conversations WHERE tenant_id = {tenant_id()} "
+        self.assertEqual(psql(DSN, f"SELECT opted_out FROM conversations WHERE tenant_id = {tenant_id(DSN, 'local')} "
                                    f"AND phone = '{phone}'"), "t")
         for payload in ({"to": phone, "body": "hi"}, {"to": phone, "content_sid": template()}):
             status, _, data = send(payload)
@@ -383,7 +357,7 @@ class Idempotency(unittest.TestCase):
     def test_request_in_flight_is_answered_409_at_once(self):
         payload, key = self.payload(), "k-" + os.urandom(8).hex()
         # Hold the key's lock the way a request still being processed holds it.
-        digest = hashlib.sha256(f"idempotency\n{tenant_id()}\n{key}".encode()).digest()
+        digest = hashlib.sha256(f"idempotency\n{tenant_id(DSN, 'local')}\n{key}".encode()).digest()
         lock = int.from_bytes(digest[:8], "little", signed=True)
         holder = subprocess.Popen(["psql", DSN, "-XAtq", "-c",
                                    f"BEGIN; SELECT pg_advisory_xact_lock({lock}); SELECT pg_sleep(4); COMMIT;"],
@@ -452,10 +426,10 @@ class Idempotency(unittest.TestCase):
         first = send(payload, headers={"Idempotency-Key": key})
         self.assertEqual(first[0], 202)
         expires = psql(DSN, f"SELECT extract(epoch FROM expires_at - created_at)::int FROM idempotency_keys "
-                            f"WHERE tenant_id = {tenant_id()} AND idem_key = '{key}'")
+                            f"WHERE tenant_id = {tenant_id(DSN, 'local')} AND idem_key = '{key}'")
         self.assertEqual(expires, str(24 * 3600))  # idempotency_ttl_hours default
         psql(DSN, f"UPDATE idempotency_keys SET expires_at = now() - interval '1 second' "
-                  f"WHERE tenant_id = {tenant_id()} AND idem_key = '{key}'")
+                  f"WHERE tenant_id = {tenant_id(DSN, 'local')} AND idem_key = '{key}'")
         second = send(payload, headers={"Idempotency-Key": key})
         self.assertEqual(second[0], 202)
         self.assertNotIn("idempotent-replayed", second[1])
@@ -472,7 +446,7 @@ class Idempotency(unittest.TestCase):
         self.assertNotIn("idempotent-replayed", theirs[1])
         self.assertNotEqual(theirs[2]["id"], mine[2]["id"])
         self.assertEqual(psql(DSN, f"SELECT tenant_id FROM messages WHERE id = '{theirs[2]['id']}'"),
-                         tenant_id(OTHER["name"]))
+                         tenant_id(DSN, OTHER["name"]))
         # And each tenant still replays its own answer.
         self.assertEqual(send(payload, headers={"Idempotency-Key": key})[2]["id"], mine[2]["id"])
         self.assertEqual(send(payload, key=OTHER["key"], headers={"Idempotency-Key": key})[2]["id"], theirs[2]["id"])

@@ -1,11 +1,13 @@
-"""twilio_client.py — sign and post webhooks exactly as Twilio does, for the integration tests and benchmarks."""
+"""twilio_client.py — webhooks signed exactly as Twilio signs them, and the stack's tools for tests and benchmarks."""
 import base64
 import hashlib
 import hmac
 import http.client
 import os
+import random
 import ssl
 import subprocess
+import tempfile
 import urllib.parse
 
 
@@ -69,3 +71,56 @@ def psql(dsn, sql):
 
 def new_sid(prefix="SM"):
     return prefix + os.urandom(16).hex()
+
+
+LOCAL_SENDER = "whatsapp:+14155238886"  # the local tenant's number (scripts/stack)
+
+
+def bin_path(name):
+    return os.path.join(os.environ["WAGATE_BUILD_DIR"], "bin", name)
+
+
+def clean_env():
+    # The config file alone decides, as in production: nothing in the test's
+    # environment (WAGATE_*, PG*) may change what a tool does.
+    return {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/"), "LANG": "C.UTF-8"}
+
+
+def admin(env, *args, check=True):
+    """wagate-admin ARGS against the stack's config; a failure raises unless check=False."""
+    out = subprocess.run([bin_path("wagate-admin"), "--config", env["WAGATE_CONFIG"], *args],
+                         capture_output=True, text=True, env=clean_env())
+    if check and out.returncode != 0:
+        raise AssertionError(f"wagate-admin {' '.join(args)} failed ({out.returncode}): {out.stderr}")
+    return out
+
+
+def maint_job(env, job):
+    """Runs one wagate-maint job once against the stack's config; returns its log lines (stderr)."""
+    out = subprocess.run([bin_path("wagate-maint"), "run", "--once", "--job", job,
+                          "--config", env["WAGATE_CONFIG"]], capture_output=True, text=True, env=clean_env())
+    if out.returncode != 0:
+        raise AssertionError(f"wagate-maint {job} failed ({out.returncode}): {out.stderr}")
+    return out.stderr
+
+
+def add_tenant(env, prefix, whatsapp_from="whatsapp:+14155230000"):
+    """A new tenant named PREFIX-xxxxxx with a random auth token; returns its name."""
+    name = prefix + "-" + os.urandom(3).hex()
+    # The token goes through a file, as an operator passes it: never on a command line.
+    with tempfile.NamedTemporaryFile("w", dir=os.environ["WAGATE_RUN_DIR"], delete=False) as f:
+        f.write(os.urandom(16).hex() + "\n")
+        token_file = f.name
+    admin(env, "tenant", "add", "--name", name, "--account-sid", "AC" + os.urandom(16).hex(),
+          "--auth-token-file", token_file, "--whatsapp-from", whatsapp_from)
+    os.unlink(token_file)
+    return name
+
+
+def tenant_id(dsn, name):
+    return psql(dsn, f"SELECT tenant_id FROM tenants WHERE name = '{name}'")
+
+
+def new_phone():
+    # A fresh number per test: no two tests share a conversation or its counters.
+    return "+1555" + "".join(random.choice("0123456789") for _ in range(7))

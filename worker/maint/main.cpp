@@ -1,7 +1,4 @@
 // main.cpp — wagate-maint: periodic jobs (reconcile, ...), each under a Postgres advisory lock so one host runs it at a time.
-#include <curl/curl.h>
-#include <signal.h>
-
 #include <atomic>
 #include <chrono>
 #include <exception>
@@ -17,20 +14,13 @@
 #include "retention_job.hpp"
 #include "rollup_job.hpp"
 #include "wagate/config.hpp"
-#include "wagate/error.hpp"
 #include "wagate/log.hpp"
-#include "wagate/metrics.hpp"
 #include "wagate/pg.hpp"
+#include "wagate/process.hpp"
 
 namespace {
 
 using namespace wagate;
-
-std::atomic<int> g_stop_requests{0};
-static_assert(std::atomic<int>::is_always_lock_free, "the signal handlers must be async-signal-safe");
-
-extern "C" void on_stop_signal(int) { g_stop_requests.fetch_add(1, std::memory_order_relaxed); }
-extern "C" void on_reload_signal(int) { config::Holder::request_reload(); }
 
 constexpr const char* kUsage =
     "usage: wagate-maint run [--once] [--job NAME]... [--config PATH]\n"
@@ -130,14 +120,31 @@ bool run_job(const Job& job, std::unique_ptr<pg::Connection>& db, const config::
   }
 }
 
-struct CurlGlobal {
-  CurlGlobal() {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) throw HttpError("libcurl: global init failed");
+// Each selected job when due until the first TERM/INT (a job under way
+// finishes first); with once, each one time. Returns the exit code.
+int run_jobs(const std::vector<const Job*>& selected, bool once, config::Holder& holder,
+             const std::atomic<int>& stop_requests) {
+  std::unique_ptr<pg::Connection> db;
+  if (once) {
+    bool ok = true;
+    for (const Job* job : selected) ok = run_job(*job, db, *holder.current()) && ok;
+    return ok ? 0 : 1;
   }
-  ~CurlGlobal() { curl_global_cleanup(); }
-  CurlGlobal(const CurlGlobal&) = delete;
-  CurlGlobal& operator=(const CurlGlobal&) = delete;
-};
+  std::vector<std::chrono::steady_clock::time_point> next(selected.size(), std::chrono::steady_clock::now());
+  log::info("maint_started").kv("jobs", selected.size());
+  while (stop_requests.load() == 0) {
+    if (holder.reload_if_requested()) log::set_level(log::parse_level(holder.current()->str("log_level")));
+    const auto now = std::chrono::steady_clock::now();
+    for (size_t i = 0; i < selected.size() && stop_requests.load() == 0; ++i) {
+      if (now < next[i]) continue;
+      run_job(*selected[i], db, *holder.current());
+      next[i] = std::chrono::steady_clock::now() + selected[i]->every;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  log::info("stopped").kv("process", "wagate-maint");
+  return 0;
+}
 
 }  // namespace
 
@@ -176,49 +183,8 @@ int main(int argc, char** argv) {
     for (const Job& job : jobs()) selected.push_back(&job);
   }
 
-  std::unique_ptr<config::Holder> holder;
-  try {
-    holder = std::make_unique<config::Holder>(config::path_from(argc, argv));
-    log::set_level(log::parse_level(holder->current()->str("log_level")));
-  } catch (const Error& e) {
-    log::error("config_invalid").kv("process", "wagate-maint").kv("error", e.what());
-    return 1;
-  }
-  struct sigaction action {};
-  sigemptyset(&action.sa_mask);
-  action.sa_flags = SA_RESTART;
-  action.sa_handler = on_stop_signal;
-  sigaction(SIGTERM, &action, nullptr);
-  sigaction(SIGINT, &action, nullptr);
-  action.sa_handler = on_reload_signal;
-  sigaction(SIGHUP, &action, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-
-  try {
-    const CurlGlobal curl;
-    const metrics::Publisher publisher("wagate-maint", holder->current()->str("metrics_dir"));
-    std::unique_ptr<pg::Connection> db;
-    if (once) {
-      bool ok = true;
-      for (const Job* job : selected) ok = run_job(*job, db, *holder->current()) && ok;
-      return ok ? 0 : 1;
-    }
-    std::vector<std::chrono::steady_clock::time_point> next(selected.size(), std::chrono::steady_clock::now());
-    log::info("maint_started").kv("jobs", selected.size());
-    while (g_stop_requests.load() == 0) {
-      if (holder->reload_if_requested()) log::set_level(log::parse_level(holder->current()->str("log_level")));
-      const auto now = std::chrono::steady_clock::now();
-      for (size_t i = 0; i < selected.size() && g_stop_requests.load() == 0; ++i) {
-        if (now < next[i]) continue;
-        run_job(*selected[i], db, *holder->current());
-        next[i] = std::chrono::steady_clock::now() + selected[i]->every;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-    log::info("stopped").kv("process", "wagate-maint");
-    return 0;
-  } catch (const std::exception& e) {
-    log::error("fatal").kv("process", "wagate-maint").kv("error", e.what());
-    return 1;
-  }
+  return process::run_worker("wagate-maint", argc, argv,
+                             [&](config::Holder& holder, const std::atomic<int>& stop_requests) {
+                               return run_jobs(selected, once, holder, stop_requests);
+                             });
 }
