@@ -251,7 +251,9 @@ class Crashes(unittest.TestCase):
             open_window(p)
         ids = [send(p) for p in phones]
         time.sleep(0.3)
-        subprocess.run(["pkill", "-KILL", "-f", os.path.join(BIN, "wagate-sender")], check=False)
+        # This stack's sender only (its command line names its config):
+        # other tests run senders from the same build at the same time.
+        subprocess.run(["pkill", "-KILL", "-f", "wagate-sender --config " + ENV["WAGATE_CONFIG"]], check=True)
         subprocess.run(STACK + ["up"], check=True, capture_output=True, timeout=120)
         deadline = time.time() + 60
         while time.time() < deadline:

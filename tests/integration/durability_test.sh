@@ -23,9 +23,11 @@ assert_eq "5/5" "$out" "every inbound message answered 200 while Postgres was do
 https_get /api/v1/health
 assert_json "$HTTP_BODY" '.spool.records >= 65' "health shows the spooled records"
 
-# kill -9 of every handler process: the spool is on disk and fsynced.
-pkill -KILL -f "$WAGATE_BUILD_DIR/bin/wagate-status" || true
-pkill -KILL -f "$WAGATE_BUILD_DIR/bin/wagate-inbound" || true
+# kill -9 of every handler process: the spool is on disk and fsynced. Only
+# this stack's (their command line names its config): other tests run their
+# own stacks from the same build at the same time.
+pkill -KILL -f "wagate-status --config $WAGATE_CONFIG" || fail "no wagate-status process of this stack to kill"
+pkill -KILL -f "wagate-inbound --config $WAGATE_CONFIG" || fail "no wagate-inbound process of this stack to kill"
 
 stack up >/dev/null 2>&1 || fail "stack up after the outage failed"
 wait_for 60 "spooled callbacks replayed into Postgres" \
