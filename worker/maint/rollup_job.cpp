@@ -3,6 +3,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -74,6 +75,44 @@ std::vector<TenantHour> changed_hours(pg::Connection& db, const std::optional<st
   return hours;
 }
 
+// Deletes the rows of every rollup table for the periods of one kind
+// ('hour' or 'day') starting at `starts` (seconds since the epoch), one
+// tenant each.
+void delete_periods(pg::Connection& db, std::string_view period, const std::string& tenants,
+                    const std::string& starts) {
+  std::string sql =
+      "WITH d AS (SELECT tenant_id, to_timestamp(s) AS start FROM unnest($1::bigint[], $2::bigint[]) AS d(tenant_id, s))";
+  std::string counted;
+  for (const auto& [name, table] : {std::pair<std::string_view, std::string_view>{"c", "delivery_rollup_counts"},
+                                    {"t", "delivery_rollup_times"},
+                                    {"b", "delivery_rollup_buckets"},
+                                    {"s", "delivery_rollup_statuses"}}) {
+    sql += ", " + std::string(name) + " AS (DELETE FROM " + std::string(table) +
+           " r USING d WHERE r.tenant_id = d.tenant_id AND r.period = '" + std::string(period) +
+           "' AND r.period_start = d.start RETURNING 1)";
+    counted += std::string(counted.empty() ? " SELECT " : " + ") + "(SELECT count(*) FROM " + std::string(name) + ")";
+  }
+  db.exec(sql + counted, {tenants, starts});
+}
+
+// The rest of an insert statement whose CTE c inserted counts and t
+// delivery times of `period`: the bucket totals (b) from t and the status
+// counts per period and sender (s) from c, then the rows written in all.
+std::string derived_rows(std::string_view period) {
+  const std::string quoted = "'" + std::string(period) + "'";
+  return "b AS (INSERT INTO delivery_rollup_buckets (tenant_id, period, period_start, sender, buckets, counts)"
+         " SELECT tenant_id, " + quoted + ", period_start, sender, array_agg(bucket ORDER BY bucket),"
+         " array_agg(messages ORDER BY bucket) FROM t GROUP BY tenant_id, period_start, sender RETURNING 1),"
+         " s AS (INSERT INTO delivery_rollup_statuses (tenant_id, period, period_start, sender, statuses, messages)"
+         " SELECT tenant_id, " + quoted + ", period_start, sender, array_agg(status ORDER BY status),"
+         " array_agg(n ORDER BY status)"
+         " FROM (SELECT tenant_id, period_start, sender, status, sum(messages)::bigint AS n FROM c"
+         " GROUP BY tenant_id, period_start, sender, status) x"
+         " GROUP BY tenant_id, period_start, sender RETURNING 1)"
+         " SELECT (SELECT count(*) FROM c) + (SELECT count(*) FROM t) + (SELECT count(*) FROM b)"
+         " + (SELECT count(*) FROM s)";
+}
+
 // Replaces the hourly rows of `hours` from the messages, then the daily
 // rows of their days from the hourly rows. Returns the rows written.
 long long recompute(pg::Connection& db, const std::vector<TenantHour>& hours, RollupStats& stats) {
@@ -87,19 +126,7 @@ long long recompute(pg::Connection& db, const std::vector<TenantHour>& hours, Ro
   const auto [hour_tenants, hour_starts] = arrays(hours);
   const auto [day_tenants, day_starts] = arrays(days);
 
-  db.exec(
-      "WITH d AS (SELECT tenant_id, to_timestamp(h) AS hour FROM unnest($1::bigint[], $2::bigint[]) AS d(tenant_id, h)),"
-      " c AS (DELETE FROM delivery_rollup_counts r USING d"
-      "        WHERE r.tenant_id = d.tenant_id AND r.period = 'hour' AND r.period_start = d.hour RETURNING 1),"
-      " t AS (DELETE FROM delivery_rollup_times r USING d"
-      "        WHERE r.tenant_id = d.tenant_id AND r.period = 'hour' AND r.period_start = d.hour RETURNING 1),"
-      " b AS (DELETE FROM delivery_rollup_buckets r USING d"
-      "        WHERE r.tenant_id = d.tenant_id AND r.period = 'hour' AND r.period_start = d.hour RETURNING 1),"
-      " s AS (DELETE FROM delivery_rollup_statuses r USING d"
-      "        WHERE r.tenant_id = d.tenant_id AND r.period = 'hour' AND r.period_start = d.hour RETURNING 1)"
-      " SELECT (SELECT count(*) FROM c), (SELECT count(*) FROM t), (SELECT count(*) FROM b),"
-      "        (SELECT count(*) FROM s)",
-      {hour_tenants, hour_starts});
+  delete_periods(db, "hour", hour_tenants, hour_starts);
 
   // One pass over the messages of these hours feeds every table. Each
   // sender gets its rows, and the grouping set without the sender gives
@@ -136,36 +163,11 @@ long long recompute(pg::Connection& db, const std::vector<TenantHour>& hours, Ro
       "                                        (tenant_id, hour, delivery_ms))) v"
       "        GROUP BY tenant_id, hour, sender, wagate_delivery_time_bucket(ms)"
       "       RETURNING tenant_id, period_start, sender, bucket, messages),"
-      " b AS (INSERT INTO delivery_rollup_buckets (tenant_id, period, period_start, sender, buckets, counts)"
-      "       SELECT tenant_id, 'hour', period_start, sender, array_agg(bucket ORDER BY bucket),"
-      "              array_agg(messages ORDER BY bucket)"
-      "         FROM t GROUP BY tenant_id, period_start, sender"
-      "       RETURNING 1),"
-      " s AS (INSERT INTO delivery_rollup_statuses (tenant_id, period, period_start, sender, statuses, messages)"
-      "       SELECT tenant_id, 'hour', period_start, sender, array_agg(status ORDER BY status),"
-      "              array_agg(n ORDER BY status)"
-      "         FROM (SELECT tenant_id, period_start, sender, status, sum(messages)::bigint AS n FROM c"
-      "                GROUP BY tenant_id, period_start, sender, status) x"
-      "        GROUP BY tenant_id, period_start, sender"
-      "       RETURNING 1)"
-      " SELECT (SELECT count(*) FROM c) + (SELECT count(*) FROM t) + (SELECT count(*) FROM b)"
-      "        + (SELECT count(*) FROM s)",
+      " " + derived_rows("hour"),
       {hour_tenants, hour_starts});
   long long rows = written.get_int(0, 0);
 
-  db.exec(
-      "WITH d AS (SELECT tenant_id, to_timestamp(s) AS day FROM unnest($1::bigint[], $2::bigint[]) AS d(tenant_id, s)),"
-      " c AS (DELETE FROM delivery_rollup_counts r USING d"
-      "        WHERE r.tenant_id = d.tenant_id AND r.period = 'day' AND r.period_start = d.day RETURNING 1),"
-      " t AS (DELETE FROM delivery_rollup_times r USING d"
-      "        WHERE r.tenant_id = d.tenant_id AND r.period = 'day' AND r.period_start = d.day RETURNING 1),"
-      " b AS (DELETE FROM delivery_rollup_buckets r USING d"
-      "        WHERE r.tenant_id = d.tenant_id AND r.period = 'day' AND r.period_start = d.day RETURNING 1),"
-      " s AS (DELETE FROM delivery_rollup_statuses r USING d"
-      "        WHERE r.tenant_id = d.tenant_id AND r.period = 'day' AND r.period_start = d.day RETURNING 1)"
-      " SELECT (SELECT count(*) FROM c), (SELECT count(*) FROM t), (SELECT count(*) FROM b),"
-      "        (SELECT count(*) FROM s)",
-      {day_tenants, day_starts});
+  delete_periods(db, "day", day_tenants, day_starts);
 
   // A day is the sum of its 24 hours (UTC: '24 hours', never '1 day',
   // which would follow the session's daylight-saving changes).
@@ -197,20 +199,7 @@ long long recompute(pg::Connection& db, const std::vector<TenantHour>& hours, Ro
       "                GROUP BY 1, 2, 3, 4, 5) x"
       "        GROUP BY tenant_id, day, sender, bucket"
       "       RETURNING tenant_id, period_start, sender, bucket, messages),"
-      " b AS (INSERT INTO delivery_rollup_buckets (tenant_id, period, period_start, sender, buckets, counts)"
-      "       SELECT tenant_id, 'day', period_start, sender, array_agg(bucket ORDER BY bucket),"
-      "              array_agg(messages ORDER BY bucket)"
-      "         FROM t GROUP BY tenant_id, period_start, sender"
-      "       RETURNING 1),"
-      " s AS (INSERT INTO delivery_rollup_statuses (tenant_id, period, period_start, sender, statuses, messages)"
-      "       SELECT tenant_id, 'day', period_start, sender, array_agg(status ORDER BY status),"
-      "              array_agg(n ORDER BY status)"
-      "         FROM (SELECT tenant_id, period_start, sender, status, sum(messages)::bigint AS n FROM c"
-      "                GROUP BY tenant_id, period_start, sender, status) x"
-      "        GROUP BY tenant_id, period_start, sender"
-      "       RETURNING 1)"
-      " SELECT (SELECT count(*) FROM c) + (SELECT count(*) FROM t) + (SELECT count(*) FROM b)"
-      "        + (SELECT count(*) FROM s)",
+      " " + derived_rows("day"),
       {day_tenants, day_starts});
   rows += daily.get_int(0, 0);
 
