@@ -10,6 +10,7 @@
 
 #include "wagate/error.hpp"
 #include "wagate/log.hpp"
+#include "wagate/text.hpp"
 
 namespace wagate::sim {
 namespace {
@@ -36,7 +37,7 @@ std::string read_file(const std::string& path) {
 bool valid_account_sid(std::string_view sid) {
   if (sid.size() != 34 || sid.substr(0, 2) != "AC") return false;
   for (const char c : sid.substr(2)) {
-    if (std::isxdigit(static_cast<unsigned char>(c)) == 0) return false;
+    if (!text::is_hex(c)) return false;
   }
   return true;
 }

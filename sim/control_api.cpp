@@ -9,6 +9,7 @@
 #include "scenarios.hpp"
 #include "wagate/json.hpp"
 #include "wagate/log.hpp"
+#include "wagate/time.hpp"
 
 namespace wagate::sim {
 namespace {
@@ -79,14 +80,8 @@ bool read_string(const json_t* object, const char* key, std::string* out) {
 }  // namespace
 
 std::string iso_time(Clock::time_point time) {
-  const auto since_epoch = std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch());
-  const std::time_t seconds = static_cast<std::time_t>(since_epoch.count() / 1000);
-  std::tm tm{};
-  ::gmtime_r(&seconds, &tm);
-  char text[64];  // room for any int the format could be given
-  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(since_epoch.count() % 1000));
-  return text;
+  return time::format_iso8601(
+      std::chrono::duration_cast<std::chrono::microseconds>(time.time_since_epoch()).count(), 3);
 }
 
 std::variant<InboundRequest, http::Response> parse_inbound_request(std::string_view body, Accounts& accounts,

@@ -23,6 +23,7 @@
 #include "wagate/error.hpp"
 #include "wagate/json.hpp"
 #include "wagate/log.hpp"
+#include "wagate/text.hpp"
 
 namespace wagate::sim {
 namespace {
@@ -71,13 +72,6 @@ bool is_field_value(std::string_view text) {
   });
 }
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
 std::string_view trim_ows(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
   while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
@@ -88,7 +82,7 @@ std::string_view trim_ows(std::string_view text) {
 bool list_has(std::string_view list, std::string_view token) {
   while (!list.empty()) {
     const size_t comma = list.find(',');
-    if (lower(trim_ows(list.substr(0, comma))) == token) return true;
+    if (text::lower(trim_ows(list.substr(0, comma))) == token) return true;
     if (comma == std::string_view::npos) break;
     list.remove_prefix(comma + 1);
   }
@@ -180,7 +174,7 @@ RequestHead parse_request_head(std::string_view head, const ServerLimits& limits
     if (colon == std::string_view::npos || !is_token(line.substr(0, colon))) {
       return rejected(std::move(result), 400, "malformed header line");
     }
-    const std::string name = lower(line.substr(0, colon));
+    const std::string name = text::lower(line.substr(0, colon));
     const std::string_view value = trim_ows(line.substr(colon + 1));
     if (!is_field_value(value)) return rejected(std::move(result), 400, "control character in header " + name);
 
@@ -216,7 +210,7 @@ RequestHead parse_request_head(std::string_view head, const ServerLimits& limits
   const std::string_view connection = request.header("connection").value_or("");
   result.keep_alive = http10 ? list_has(connection, "keep-alive") : !list_has(connection, "close");
   if (const auto expect = request.header("expect")) {
-    if (!http10 && lower(*expect) != "100-continue") {
+    if (!http10 && text::lower(*expect) != "100-continue") {
       return rejected(std::move(result), 417, "only Expect: 100-continue is supported");
     }
     result.expect_continue = !http10;

@@ -10,6 +10,8 @@
 
 #include "wagate/crypto.hpp"
 #include "wagate/log.hpp"
+#include "wagate/time.hpp"
+#include "wagate/text.hpp"
 
 namespace wagate::sim {
 namespace {
@@ -22,7 +24,7 @@ constexpr long long kDefaultPageSize = 50;
 constexpr long long kMaxPageSize = 1000;
 
 bool all_hex(std::string_view text) {
-  return std::all_of(text.begin(), text.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; });
+  return std::all_of(text.begin(), text.end(), [](char c) { return text::is_hex(c); });
 }
 
 bool all_digits(std::string_view text) {
@@ -174,9 +176,8 @@ std::optional<TwilioError> validate_create(const form::Params& params) {
 
 std::optional<BasicCredentials> parse_basic_auth(std::string_view authorization) {
   constexpr std::string_view kScheme = "basic ";
-  if (authorization.size() <= kScheme.size()) return std::nullopt;
-  for (size_t i = 0; i < kScheme.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(authorization[i])) != kScheme[i]) return std::nullopt;
+  if (authorization.size() <= kScheme.size() || !text::iequals(authorization.substr(0, kScheme.size()), kScheme)) {
+    return std::nullopt;
   }
   std::string_view encoded = authorization.substr(kScheme.size());
   while (!encoded.empty() && encoded.front() == ' ') encoded.remove_prefix(1);
@@ -188,32 +189,18 @@ std::optional<BasicCredentials> parse_basic_auth(std::string_view authorization)
 }
 
 std::string rfc2822_date(Clock::time_point time) {
-  const std::time_t seconds = Clock::to_time_t(time);
-  std::tm tm{};
-  ::gmtime_r(&seconds, &tm);
-  // The C locale's names, whatever the environment: the format is fixed English.
-  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  char text[64];  // room for any int the format could be given
-  std::snprintf(text, sizeof text, "%s, %02d %s %04d %02d:%02d:%02d +0000", kDays[tm.tm_wday], tm.tm_mday,
-                kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-  return text;
+  return time::format_rfc2822(std::chrono::duration_cast<std::chrono::microseconds>(time.time_since_epoch()).count());
 }
 
 std::optional<Clock::time_point> parse_twilio_date(std::string_view text) {
-  std::tm tm{};
-  const std::string copy(text);
-  const char* end = nullptr;
-  if (copy.size() == 10) {
-    end = ::strptime(copy.c_str(), "%Y-%m-%d", &tm);
-  } else if (copy.size() == 20 && copy.back() == 'Z') {
-    end = ::strptime(copy.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  }
-  if (end == nullptr || *end != '\0') return std::nullopt;
-  const std::time_t seconds = ::timegm(&tm);
-  if (seconds == -1) return std::nullopt;
-  return Clock::from_time_t(seconds);
+  // Twilio's DateSent filter takes a day or a UTC time to the second, no
+  // other ISO 8601 form.
+  const bool day = text.size() == 10;
+  const bool utc_second = text.size() == 20 && text[10] == 'T' && text.back() == 'Z';
+  if (!day && !utc_second) return std::nullopt;
+  const std::optional<long long> micros = time::parse_iso8601(text);
+  if (!micros) return std::nullopt;
+  return Clock::time_point(std::chrono::duration_cast<Clock::duration>(std::chrono::microseconds(*micros)));
 }
 
 json::Value message_json(const Message& message) {

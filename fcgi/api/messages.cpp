@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cstdio>
 #include <string>
 
@@ -10,8 +11,11 @@
 #include "wagate/crypto.hpp"
 #include "wagate/error.hpp"
 #include "wagate/error_codes.hpp"
+#include "wagate/message_status.hpp"
 #include "wagate/pg.hpp"
 #include "wagate/phone.hpp"
+#include "wagate/text.hpp"
+#include "wagate/time.hpp"
 
 namespace wagate::api {
 namespace {
@@ -21,96 +25,12 @@ constexpr size_t kCursorBytes = 1 + 8 + 16;
 // 9999-12-31T23:59:59.999999Z: beyond it a forged cursor would name a time
 // Postgres cannot hold.
 constexpr long long kMaxMicros = 253402300799999999LL;
-constexpr long long kMicrosPerSecond = 1000000;
-constexpr long long kSecondsPerDay = 86400;
-
-// Every status wagate_status_rank() knows (sql/002_status_callbacks.sql).
-constexpr std::array<std::string_view, 16> kStatuses = {
-    "accepted", "scheduled",   "retrying", "dispatching", "queued",    "unknown",   "sending",   "sent",
-    "partially_delivered", "undelivered", "failed", "canceled", "delivered", "read", "receiving", "received"};
 
 constexpr std::array<std::string_view, 7> kListParams = {"phone", "status", "direction", "since",
                                                          "until", "limit",  "cursor"};
 
 [[noreturn]] void invalid(std::string_view field, const std::string& message) {
   throw ApiError(400, "invalid_parameter", message, std::string(field));
-}
-
-bool is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return c - 'A' + 10;
-}
-
-// Digits of text[pos, pos+count) as a number; -1 when any is not a digit.
-int digits_at(std::string_view text, size_t pos, size_t count) {
-  if (pos + count > text.size()) return -1;
-  int value = 0;
-  for (size_t i = pos; i < pos + count; ++i) {
-    if (!is_digit(text[i])) return -1;
-    value = value * 10 + (text[i] - '0');
-  }
-  return value;
-}
-
-bool leap_year(int year) { return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0; }
-
-int days_in_month(int year, int month) {
-  constexpr std::array<int, 12> kDays = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  return month == 2 && leap_year(year) ? 29 : kDays[static_cast<size_t>(month - 1)];
-}
-
-// "YYYY-MM-DD" at text[0..10): valid calendar date.
-bool valid_date(std::string_view text) {
-  if (text.size() < 10 || text[4] != '-' || text[7] != '-') return false;
-  const int year = digits_at(text, 0, 4);
-  const int month = digits_at(text, 5, 2);
-  const int day = digits_at(text, 8, 2);
-  if (year < 1 || month < 1 || month > 12 || day < 1) return false;
-  return day <= days_in_month(year, month);
-}
-
-// Civil date of a day count since 1970-01-01 (proleptic Gregorian; days >= 0).
-struct CivilDate {
-  long long year;
-  unsigned month;
-  unsigned day;
-};
-
-CivilDate civil_from_days(long long days) {
-  const long long z = days + 719468;
-  const long long era = z / 146097;
-  const auto doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  const unsigned day = doy - (153 * mp + 2) / 5 + 1;
-  const unsigned month = mp < 10 ? mp + 3 : mp - 9;
-  return {static_cast<long long>(yoe) + era * 400 + (month <= 2 ? 1 : 0), month, day};
-}
-
-std::optional<std::string> uuid_bytes(std::string_view text) {
-  if (!is_uuid(text)) return std::nullopt;
-  std::string bytes;
-  bytes.reserve(16);
-  for (size_t i = 0; i < text.size();) {
-    if (text[i] == '-') {
-      ++i;
-      continue;
-    }
-    bytes.push_back(static_cast<char>(hex_value(text[i]) * 16 + hex_value(text[i + 1])));
-    i += 2;
-  }
-  return bytes;
-}
-
-std::string uuid_text(std::string_view bytes) {
-  const std::string hex = crypto::hex(bytes);
-  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) + "-" +
-         hex.substr(20);
 }
 
 // ---- SQL ----
@@ -282,7 +202,7 @@ std::string list_branch(const ListQuery& query, Binder& binder, const std::strin
   if (query.since) sql += " AND m.created_at >= " + binder.bind(*query.since) + "::timestamptz";
   if (query.until) sql += " AND m.created_at < " + binder.bind(*query.until) + "::timestamptz";
   if (query.cursor) {
-    sql += " AND (m.created_at, m.id) < (" + binder.bind(timestamp_literal(query.cursor->created_us)) +
+    sql += " AND (m.created_at, m.id) < (" + binder.bind(time::postgres_literal(query.cursor->created_us)) +
            "::timestamptz, " + binder.bind(query.cursor->id) + "::uuid)";
   }
   return sql + " ORDER BY m.created_at DESC, m.id DESC LIMIT " + limit;
@@ -290,25 +210,16 @@ std::string list_branch(const ListQuery& query, Binder& binder, const std::strin
 
 }  // namespace
 
-bool is_uuid(std::string_view text) {
-  if (text.size() != 36) return false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const bool dash_place = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash_place ? text[i] != '-' : !is_hex(text[i])) return false;
-  }
-  return true;
-}
-
 bool is_message_sid(std::string_view text) {
   if (text.size() != 34 || !(text.starts_with("SM") || text.starts_with("MM"))) return false;
   for (const char c : text.substr(2)) {
-    if (!is_hex(c)) return false;
+    if (!text::is_hex(c)) return false;
   }
   return true;
 }
 
 MessageRef classify_message_ref(std::string_view ref) {
-  if (is_uuid(ref)) return MessageRef::Id;
+  if (text::is_uuid(ref)) return MessageRef::Id;
   if (is_message_sid(ref)) return MessageRef::Sid;
   return MessageRef::Invalid;
 }
@@ -319,7 +230,7 @@ std::string encode_cursor(const Cursor& cursor) {
   bytes.push_back(static_cast<char>(kCursorVersion));
   const auto micros = static_cast<unsigned long long>(cursor.created_us);
   for (int shift = 56; shift >= 0; shift -= 8) bytes.push_back(static_cast<char>((micros >> shift) & 0xFFU));
-  bytes += uuid_bytes(cursor.id).value_or(std::string(16, '\0'));
+  bytes += text::uuid_bytes(cursor.id).value_or(std::string(16, '\0'));
   return crypto::base64url(bytes);
 }
 
@@ -331,61 +242,17 @@ std::optional<Cursor> decode_cursor(std::string_view text) {
   unsigned long long micros = 0;
   for (size_t i = 1; i <= 8; ++i) micros = (micros << 8U) | static_cast<unsigned char>((*bytes)[i]);
   if (micros > static_cast<unsigned long long>(kMaxMicros)) return std::nullopt;
-  return Cursor{static_cast<long long>(micros), uuid_text(std::string_view(*bytes).substr(9))};
-}
-
-std::string timestamp_literal(long long micros) {
-  const long long seconds = micros / kMicrosPerSecond;
-  const long long fraction = micros % kMicrosPerSecond;
-  const long long days = seconds / kSecondsPerDay;
-  const long long of_day = seconds % kSecondsPerDay;
-  const CivilDate date = civil_from_days(days);
-  char text[64];
-  std::snprintf(text, sizeof text, "%04lld-%02u-%02u %02lld:%02lld:%02lld.%06lld+00", date.year, date.month, date.day,
-                of_day / 3600, of_day / 60 % 60, of_day % 60, fraction);
-  return text;
+  return Cursor{static_cast<long long>(micros), text::uuid_text(std::string_view(*bytes).substr(9))};
 }
 
 std::optional<std::string> parse_time(std::string_view text) {
-  if (!valid_date(text)) return std::nullopt;
-  if (text.size() == 10) return std::string(text) + " 00:00:00+00";
-  // YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)
-  if (text[10] != 'T' && text[10] != 't' && text[10] != ' ') return std::nullopt;
-  const int hour = digits_at(text, 11, 2);
-  const int minute = digits_at(text, 14, 2);
-  const int second = digits_at(text, 17, 2);
-  if (text.size() < 20 || text[13] != ':' || text[16] != ':' || hour < 0 || hour > 23 || minute < 0 ||
-      minute > 59 || second < 0 || second > 59) {
-    return std::nullopt;
-  }
-  size_t pos = 19;
-  if (text[pos] == '.') {
-    const size_t start = ++pos;
-    while (pos < text.size() && is_digit(text[pos])) ++pos;
-    if (pos == start || pos - start > 9) return std::nullopt;
-  }
-  const std::string_view zone = text.substr(pos);
-  if (zone == "Z" || zone == "z") return std::string(text.substr(0, pos)) + "+00";
-  if (zone.size() != 6 || (zone[0] != '+' && zone[0] != '-') || zone[3] != ':') return std::nullopt;
-  const int zone_hours = digits_at(zone, 1, 2);
-  const int zone_minutes = digits_at(zone, 4, 2);
-  if (zone_hours < 0 || zone_hours > 14 || zone_minutes < 0 || zone_minutes > 59) return std::nullopt;
-  return std::string(text);
+  const std::optional<long long> micros = time::parse_iso8601(text);
+  if (!micros) return std::nullopt;
+  return time::postgres_literal(*micros);
 }
 
 std::optional<std::string> percent_decode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      out.push_back(text[i]);
-      continue;
-    }
-    if (i + 2 >= text.size() || !is_hex(text[i + 1]) || !is_hex(text[i + 2])) return std::nullopt;
-    out.push_back(static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2])));
-    i += 2;
-  }
-  return out;
+  return text::percent_decode(text, text::Plus::Literal);
 }
 
 ListQuery parse_list_query(std::string_view query, std::string_view default_country_code) {
@@ -424,12 +291,13 @@ ListQuery parse_list_query(std::string_view query, std::string_view default_coun
         const size_t comma = v.find(',', start);
         const std::string status = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
         start = comma == std::string::npos ? v.size() + 1 : comma + 1;
-        bool valid = false;
-        for (const std::string_view s : kStatuses) valid = valid || s == status;
-        if (!valid) {
-          invalid("status", "unknown status '" + status + "'; statuses are accepted, scheduled, retrying, "
-                            "dispatching, queued, unknown, sending, sent, partially_delivered, undelivered, failed, "
-                            "canceled, delivered, read, receiving, received (comma-separated)");
+        if (!message_status::known(status)) {
+          std::string names;
+          for (const message_status::Status& entry : message_status::kAll) {
+            if (!names.empty()) names += ", ";
+            names += entry.name;
+          }
+          invalid("status", "unknown status '" + status + "'; statuses are " + names + " (comma-separated)");
         }
         bool duplicate = false;
         for (const std::string& s : result.statuses) duplicate = duplicate || s == status;
@@ -441,12 +309,12 @@ ListQuery parse_list_query(std::string_view query, std::string_view default_coun
     } else if (*name == "since" || *name == "until") {
       std::optional<std::string> time = parse_time(v);
       if (!time) {
-        invalid(*name, *name + " must be an RFC 3339 time with its offset (2024-05-01T12:00:00Z) or a date "
-                               "(2024-05-01, midnight UTC)");
+        invalid(*name, *name + " must be " + std::string(time::kGrammarHint));
       }
       (*name == "since" ? result.since : result.until) = std::move(time);
     } else if (*name == "limit") {
-      const int limit = v.size() <= 3 ? digits_at(v, 0, v.size()) : -1;
+      int limit = -1;
+      if (v.size() > 3 || std::from_chars(v.data(), v.data() + v.size(), limit).ptr != v.data() + v.size()) limit = -1;
       if (limit < 1 || limit > kMaxListLimit) {
         invalid("limit", "limit must be a whole number from 1 to " + std::to_string(kMaxListLimit));
       }

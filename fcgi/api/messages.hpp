@@ -24,7 +24,6 @@ inline constexpr int kMaxListLimit = 200;
 // ("SM" or "MM" and 32 hex digits).
 enum class MessageRef { Id, Sid, Invalid };
 [[nodiscard]] MessageRef classify_message_ref(std::string_view ref);
-[[nodiscard]] bool is_uuid(std::string_view text);
 [[nodiscard]] bool is_message_sid(std::string_view text);
 
 // A place in the newest-first list: the (created_at, id) of the last message
@@ -43,14 +42,8 @@ struct Cursor {
 // version, a time outside years 1970..9999, a malformed id).
 [[nodiscard]] std::optional<Cursor> decode_cursor(std::string_view text);
 
-// "2024-05-01 12:00:00.123456+00": microseconds since the epoch as a
-// timestamptz literal Postgres reads exactly, whatever the session TimeZone.
-[[nodiscard]] std::string timestamp_literal(long long micros);
-
-// An RFC 3339 time with its offset ("2024-05-01T12:00:00Z",
-// "2024-05-01T14:00:00.5+02:00") or a date ("2024-05-01", midnight UTC), as
-// a literal Postgres reads without consulting the session TimeZone; nullopt
-// when the text is not one or names a day that does not exist.
+// A time in the grammar of time::parse_iso8601, as a literal Postgres reads
+// without consulting the session TimeZone; nullopt when it is not one.
 [[nodiscard]] std::optional<std::string> parse_time(std::string_view text);
 
 // Percent-decodes a URL component. '+' stays '+' (a phone number's plus

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "wagate/error.hpp"
+#include "wagate/text.hpp"
 
 namespace wagate::crypto {
 namespace {
@@ -115,13 +116,6 @@ std::optional<std::string> decode_base64(std::string_view text, std::string_view
   return out;
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 }  // namespace
 
 std::string hmac_sha1(std::string_view key, std::string_view message) { return hmac(EVP_sha1(), key, message); }
@@ -154,8 +148,8 @@ std::optional<std::string> unhex(std::string_view text) {
   std::string out;
   out.reserve(text.size() / 2);
   for (size_t i = 0; i < text.size(); i += 2) {
-    const int high = hex_value(text[i]);
-    const int low = hex_value(text[i + 1]);
+    const int high = text::hex_value(text[i]);
+    const int low = text::hex_value(text[i + 1]);
     if (high < 0 || low < 0) return std::nullopt;
     out.push_back(static_cast<char>(high * 16 + low));
   }

@@ -5,6 +5,7 @@
 #include <cctype>
 
 #include "wagate/json.hpp"
+#include "wagate/text.hpp"
 
 namespace wagate::http {
 
@@ -24,10 +25,7 @@ std::string Request::media_type() const {
   if (const auto semi = type.find(';'); semi != std::string_view::npos) type = type.substr(0, semi);
   while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.remove_suffix(1);
   while (!type.empty() && (type.front() == ' ' || type.front() == '\t')) type.remove_prefix(1);
-  std::string out(type);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
+  return text::lower(type);
 }
 
 Response Response::json(int status, std::string body) {

@@ -17,6 +17,7 @@
 #include <stdexcept>
 
 #include "wagate/log.hpp"
+#include "wagate/message_status.hpp"
 
 namespace wagate::metrics {
 namespace {
@@ -335,16 +336,11 @@ Family<Histogram>& http_duration() {
   return family;
 }
 
-// The statuses Twilio documents for messages; anything else is "other", so
-// that a caller cannot grow the label set.
+// The statuses wagate knows; anything else is "other", so that a caller
+// cannot grow the label set.
 std::string_view known_status(std::string_view status) {
-  static constexpr std::string_view kKnown[] = {
-      "accepted", "scheduled", "canceled", "queued",    "sending",   "sent",
-      "failed",   "delivered", "undelivered", "receiving", "received", "read", "partially_delivered"};
-  for (const std::string_view known : kKnown) {
-    if (status == known) return known;
-  }
-  return "other";
+  const message_status::Status* known = message_status::find(status);
+  return known != nullptr ? known->name : std::string_view("other");
 }
 
 }  // namespace

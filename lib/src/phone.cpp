@@ -3,22 +3,15 @@
 
 #include <cctype>
 
+#include "wagate/text.hpp"
+
 namespace wagate::phone {
 namespace {
 
 constexpr std::string_view kWhatsAppPrefix = "whatsapp:";
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_ascii_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool is_separator(char c) { return c == ' ' || c == '\t' || c == '-' || c == '.' || c == '(' || c == ')'; }
-
-bool starts_with_ignoring_case(std::string_view text, std::string_view prefix) {
-  if (text.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(text[i])) != prefix[i]) return false;
-  }
-  return true;
-}
 
 std::string_view trim(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
@@ -45,14 +38,14 @@ std::string describe(char c) {
 
 Normalized normalize(std::string_view input, std::string_view default_country_code) {
   std::string_view text = trim(input);
-  if (starts_with_ignoring_case(text, kWhatsAppPrefix)) text = trim(text.substr(kWhatsAppPrefix.size()));
+  if (text.size() >= kWhatsAppPrefix.size() && text::iequals(text.substr(0, kWhatsAppPrefix.size()), kWhatsAppPrefix)) text = trim(text.substr(kWhatsAppPrefix.size()));
   if (text.empty()) return rejected(Problem::Empty, "is empty");
 
   std::string digits;
   bool plus = false;
   for (size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
-    if (is_digit(c)) {
+    if (text::is_digit(c)) {
       digits.push_back(c);
     } else if (c == '+') {
       // Only as the very first character: "+1 555" yes, "1+555" or "++1" no.
@@ -80,7 +73,7 @@ Normalized normalize(std::string_view input, std::string_view default_country_co
     std::string_view country = default_country_code;
     if (country.starts_with('+')) country.remove_prefix(1);
     bool usable = !country.empty() && country.size() <= 3 && country.front() != '0';
-    for (const char c : country) usable = usable && is_digit(c);
+    for (const char c : country) usable = usable && text::is_digit(c);
     if (!usable) {
       return rejected(Problem::NoCountryCode,
                       "has no country code and the tenant has no default one; use the +<country code> form");
@@ -111,7 +104,7 @@ bool is_e164(std::string_view text) {
     return false;
   }
   for (const char c : text.substr(1)) {
-    if (!is_digit(c)) return false;
+    if (!text::is_digit(c)) return false;
   }
   return true;
 }

@@ -4,33 +4,19 @@
 #include <charconv>
 #include <vector>
 
+#include "wagate/text.hpp"
+
 namespace wagate::redis {
 namespace {
 
 constexpr std::string_view kTcpScheme = "redis://";
 constexpr std::string_view kUnixScheme = "unix://";
 
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
+// The URL's userinfo: '+' is itself there (RFC 3986), only %XX is an escape.
 std::string percent_decode(std::string_view text) {
-  std::string out;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%') {
-      if (i + 2 >= text.size() || hex_digit(text[i + 1]) < 0 || hex_digit(text[i + 2]) < 0) {
-        throw ConfigError("redis_url: bad percent-escape in the credentials");
-      }
-      out.push_back(static_cast<char>(hex_digit(text[i + 1]) * 16 + hex_digit(text[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(text[i]);
-    }
-  }
-  return out;
+  std::optional<std::string> decoded = text::percent_decode(text, text::Plus::Literal);
+  if (!decoded) throw ConfigError("redis_url: bad percent-escape in the credentials");
+  return std::move(*decoded);
 }
 
 int parse_number(std::string_view text, int min, int max, std::string_view what) {

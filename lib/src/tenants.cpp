@@ -13,6 +13,7 @@
 #include "wagate/error.hpp"
 #include "wagate/log.hpp"
 #include "wagate/pg.hpp"
+#include "wagate/text.hpp"
 
 namespace wagate::tenants {
 
@@ -23,7 +24,7 @@ std::string token_aad(std::string_view account_sid) {
 bool valid_account_sid(std::string_view text) {
   if (text.size() != 34 || !text.starts_with("AC")) return false;
   for (const char c : text.substr(2)) {
-    if (std::isxdigit(static_cast<unsigned char>(c)) == 0) return false;
+    if (!text::is_hex(c)) return false;
   }
   return true;
 }

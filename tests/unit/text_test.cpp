@@ -62,5 +62,50 @@ TEST(Text, FindsControlCharacters) {
   EXPECT_FALSE(has_control_chars(" ~"));
 }
 
+TEST(Text, HexDigits) {
+  EXPECT_EQ(hex_value('0'), 0);
+  EXPECT_EQ(hex_value('9'), 9);
+  EXPECT_EQ(hex_value('a'), 10);
+  EXPECT_EQ(hex_value('F'), 15);
+  for (const char c : {'g', 'G', ' ', '/', ':', '@', '`', '\0'}) EXPECT_EQ(hex_value(c), -1) << int(c);
+  EXPECT_TRUE(is_hex('e'));
+  EXPECT_FALSE(is_hex('x'));
+}
+
+TEST(Text, PercentDecodingWithAndWithoutPlus) {
+  EXPECT_EQ(percent_decode("a%20b%2fc"), "a b/c");
+  EXPECT_EQ(percent_decode("%2B14155550123"), "+14155550123");
+  EXPECT_EQ(percent_decode("+1415", Plus::Literal), "+1415");
+  EXPECT_EQ(percent_decode("a+b", Plus::Space), "a b");
+  EXPECT_EQ(percent_decode("%00"), std::string(1, '\0'));  // decoded; what a NUL means is the caller's to decide
+  for (const char* bad : {"%", "%2", "%zz", "abc%4", "%g0"}) EXPECT_FALSE(percent_decode(bad).has_value()) << bad;
+  std::string out;
+  EXPECT_EQ(percent_decode_into("x=ab%4", 2, 6, Plus::Space, out), 4U);  // the offset of the bad '%' in the whole text
+  EXPECT_FALSE(percent_decode_into("x=a+%41", 2, 7, Plus::Space, out).has_value());
+  EXPECT_EQ(out, "a A");
+}
+
+TEST(Text, Uuids) {
+  const std::string id = "0f8fad5b-d9cb-469f-a165-70867728950e";
+  EXPECT_TRUE(is_uuid(id));
+  EXPECT_TRUE(is_uuid("0F8FAD5B-D9CB-469F-A165-70867728950E"));
+  for (const char* bad : {"", "0f8fad5bd9cb469fa16570867728950e", "0f8fad5b-d9cb-469f-a165-70867728950",
+                          "0f8fad5b-d9cb-469f-a165-70867728950g", "0f8fad5b_d9cb-469f-a165-70867728950e"}) {
+    EXPECT_FALSE(is_uuid(bad)) << bad;
+  }
+  const std::optional<std::string> bytes = uuid_bytes("0F8FAD5B-D9CB-469F-A165-70867728950E");
+  ASSERT_TRUE(bytes.has_value());
+  EXPECT_EQ(bytes->size(), 16U);
+  EXPECT_EQ(uuid_text(*bytes), id);
+  EXPECT_EQ(uuid_text("short"), "");
+}
+
+TEST(Text, AsciiCase) {
+  EXPECT_EQ(lower("Bearer ÄBC"), "bearer Äbc");  // only ASCII letters change
+  EXPECT_TRUE(iequals("Basic", "bASIC"));
+  EXPECT_FALSE(iequals("Basic", "Basi"));
+  EXPECT_FALSE(iequals("Basic", "Basid"));
+}
+
 }  // namespace
 }  // namespace wagate::text

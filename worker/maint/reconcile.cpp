@@ -18,6 +18,7 @@
 #include "wagate/log.hpp"
 #include "wagate/pg.hpp"
 #include "wagate/tenants.hpp"
+#include "wagate/time.hpp"
 
 namespace wagate::maint {
 namespace {
@@ -126,8 +127,8 @@ std::optional<std::vector<twilio::MessageResource>> list_candidates(const config
   std::vector<twilio::MessageResource> listed;
   for (int page = 0; page < kMaxPages; ++page) {
     const twilio::Response response = twilio::perform(request, options);
-    if (response.curl_code != CURLE_OK) {
-      problem = "transport: " + response.curl_error;
+    if (response.failure != twilio::Failure::None) {
+      problem = "transport: " + response.error;
       return std::nullopt;
     }
     if (response.http_status != 200) {
@@ -173,7 +174,7 @@ std::string record_found(pg::Connection& db, const Row& row, const twilio::Messa
     json::set(event.get(), "status", json::string(found.status));
     if (found.error_code) json::set(event.get(), "error_code", json::integer(*found.error_code));
     if (!found.error_message.empty()) json::set(event.get(), "error_message", json::string(found.error_message));
-    json::set(event.get(), "received_at", json::string(twilio::iso8601_utc(Clock::now())));
+    json::set(event.get(), "received_at", json::string(time::format_iso8601(time::now_micros(), 0)));
     json::Value batch = json::array();
     json::append(batch.get(), std::move(event));
     db.exec("SELECT count(*) FROM wagate_store_status_callbacks($1::jsonb)", {json::dump(batch.get())});

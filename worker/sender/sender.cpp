@@ -11,6 +11,7 @@
 #include "wagate/log.hpp"
 #include "wagate/metrics.hpp"
 #include "wagate/pg.hpp"
+#include "wagate/text.hpp"
 
 namespace wagate::sender {
 namespace {
@@ -45,25 +46,9 @@ constexpr long long kReadPositionSlackMs = 5000;
 // their messages stay 'dispatching' and wagate-maint resolves them.
 constexpr auto kUnrecordedGiveUp = std::chrono::seconds(30);
 
-bool looks_like_uuid(std::string_view text) {
-  if (text.size() != 36) return false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? c != '-' : std::isxdigit(static_cast<unsigned char>(c)) == 0) return false;
-  }
-  return true;
-}
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // What the operator reads in last_error: the HTTP status and Twilio's code.
 std::string describe(const twilio::Response& response, const twilio::SendResult& result) {
-  if (response.curl_code != CURLE_OK) return result.error_message;
+  if (response.failure != twilio::Failure::None) return result.error_message;
   std::string text = "HTTP " + std::to_string(response.http_status);
   if (result.error_code) text += " (Twilio error " + std::to_string(*result.error_code) + ")";
   return text;
@@ -216,12 +201,12 @@ void Sender::accept(std::vector<send_queue::Entry> entries, Clock::time_point no
   std::vector<send_queue::Entry> skipped;
   std::vector<send_queue::Entry> candidates;
   for (auto& entry : entries) {
-    if (entry.tenant_id <= 0 || !looks_like_uuid(entry.message_id) || entry.created_at.empty()) {
+    if (entry.tenant_id <= 0 || !text::is_uuid(entry.message_id) || entry.created_at.empty()) {
       log::warning("send_entry_invalid").kv("stream", entry.stream).kv("entry", entry.stream_id);
       skipped.push_back(std::move(entry));
       continue;
     }
-    entry.message_id = lower(entry.message_id);
+    entry.message_id = text::lower(entry.message_id);
     // Seen twice (the sweeper queued it again while it waited here): the
     // copy already here will be acknowledged with its own entry.
     if (local_ids_.contains(entry.message_id)) {
@@ -440,8 +425,8 @@ void Sender::finish_without_request(Waiting item, int attempt, twilio::Outcome o
   if (outcome == twilio::Outcome::Retryable) {
     // Nothing left this host: classified like a connection that never opened.
     twilio::Response response;
-    response.curl_code = CURLE_FAILED_INIT;
-    response.curl_error = why;
+    response.failure = twilio::Failure::Connect;
+    response.error = why;
     response.request_sent = false;
     complete(InFlight{std::move(item), attempt}, response);
     return;
@@ -476,7 +461,7 @@ void Sender::complete(InFlight flight, const twilio::Response& response) {
   done.outcome = result.outcome;
   done.http_status = response.http_status;
   done.duration_ms = response.duration.count();
-  if (response.curl_code != CURLE_OK) done.transport_error = response.curl_error;
+  if (response.failure != twilio::Failure::None) done.transport_error = response.error;
   const std::string why = describe(response, result);
   switch (result.outcome) {
     case twilio::Outcome::Created:

@@ -1,7 +1,5 @@
-// twilio_client.hpp — Twilio's Messages resource over libcurl: requests, answers classified, many transfers in flight.
+// twilio_client.hpp — Twilio's Messages resource: the requests wagate makes, and what each answer means.
 #pragma once
-
-#include <curl/curl.h>
 
 #include <chrono>
 #include <cstddef>
@@ -14,6 +12,7 @@
 
 #include "wagate/form.hpp"
 #include "wagate/secret.hpp"
+#include "wagate/twilio_transport.hpp"
 
 namespace wagate::twilio {
 
@@ -33,14 +32,6 @@ struct OutboundMessage {
   std::string content_variables;      // JSON object text, with content_sid only
   std::vector<std::string> media_urls;
   std::string status_callback;        // empty: Twilio posts no status callbacks
-};
-
-// One HTTP request to Twilio's REST API, ready for the transport.
-struct Request {
-  std::string method;    // "GET" or "POST"
-  std::string url;
-  std::string body;      // POST: application/x-www-form-urlencoded
-  Secret authorization;  // the Authorization header's value: "Basic base64(AccountSid:AuthToken)"
 };
 
 // "whatsapp:" + address unless it has a channel prefix already.
@@ -80,16 +71,6 @@ struct ListFilter {
 // plus the status route, else empty (Twilio then posts no callbacks).
 [[nodiscard]] std::string status_callback_url(std::string_view configured, std::string_view public_base_url);
 inline constexpr std::string_view kStatusRoute = "/api/v1/whatsapp/status";
-
-// What came back from one transfer.
-struct Response {
-  CURLcode curl_code = CURLE_OK;
-  std::string curl_error;     // the handle's error buffer, or curl_easy_strerror()
-  bool request_sent = false;  // curl got past connecting: the request may have reached the server
-  long http_status = 0;       // 0 when no answer came
-  std::string body;
-  std::chrono::milliseconds duration{};
-};
 
 enum class Outcome {
   Created,    // 201: Twilio has the message, sid is set
@@ -148,69 +129,5 @@ struct LostSend {
 // The earliest such one, or nullptr.
 [[nodiscard]] const MessageResource* find_lost_send(const LostSend& send, const std::vector<MessageResource>& listed,
                                                     const std::vector<std::string>& taken);
-
-// "Tue, 21 Nov 2023 04:35:00 +0000" (the day name is optional).
-[[nodiscard]] std::optional<std::chrono::system_clock::time_point> parse_rfc2822(std::string_view text);
-// "2023-11-21T04:35:00Z"
-[[nodiscard]] std::string iso8601_utc(std::chrono::system_clock::time_point when);
-
-struct TransportOptions {
-  std::chrono::milliseconds timeout{10000};         // the whole request (send_timeout_ms)
-  std::chrono::milliseconds connect_timeout{5000};  // at most `timeout`
-  std::string ca_file;                              // empty: the system's CA bundle
-  size_t max_response_bytes = 4 * 1024 * 1024;
-};
-
-struct EasyDeleter {
-  void operator()(CURL* handle) const noexcept { curl_easy_cleanup(handle); }
-};
-struct MultiDeleter {
-  void operator()(CURLM* handle) const noexcept { curl_multi_cleanup(handle); }
-};
-struct SlistDeleter {
-  void operator()(curl_slist* list) const noexcept { curl_slist_free_all(list); }
-};
-
-// One request on its own handle, waiting for the answer (maintenance jobs).
-// curl_global_init must have run (in main).
-[[nodiscard]] Response perform(const Request& request, const TransportOptions& options);
-
-// Many transfers in flight on one thread; connections are kept alive and
-// reused between transfers. Not thread-safe.
-class Multi {
- public:
-  explicit Multi(TransportOptions options, long max_connections);
-  Multi(const Multi&) = delete;
-  Multi& operator=(const Multi&) = delete;
-  ~Multi();
-
-  // Applies to transfers started afterwards (a config reload).
-  void set_options(TransportOptions options) { options_ = std::move(options); }
-  // Starts a transfer; `tag` comes back with its response. Throws HttpError
-  // when libcurl refuses the handle.
-  void start(const Request& request, unsigned long long tag);
-
-  struct Finished {
-    unsigned long long tag = 0;
-    Response response;
-  };
-  // Runs the transfers, waiting up to `timeout` for network activity when
-  // none has finished yet; returns the ones that finished.
-  [[nodiscard]] std::vector<Finished> poll(std::chrono::milliseconds timeout);
-  // Stops every transfer at once (a second SIGTERM). Each comes back with
-  // CURLE_ABORTED_BY_CALLBACK, request_sent telling whether it may have left.
-  [[nodiscard]] std::vector<Finished> abort_all();
-  [[nodiscard]] size_t in_flight() const { return transfers_.size(); }
-
- private:
-  struct Transfer;
-  std::vector<Finished> collect();
-  Finished finish(CURL* handle, CURLcode code);
-
-  TransportOptions options_;
-  std::unique_ptr<CURLM, MultiDeleter> multi_;
-  std::map<CURL*, std::unique_ptr<Transfer>> transfers_;
-  std::vector<std::unique_ptr<CURL, EasyDeleter>> idle_handles_;  // reused: their DNS and TLS session caches stay warm
-};
 
 }  // namespace wagate::twilio
