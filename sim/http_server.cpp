@@ -113,7 +113,6 @@ HeadEnd find_head_end(std::string_view buffer) {
   return {true, crlf, crlf + 4};
 }
 
-int make_stop_pipe(int fds[2]) { return ::pipe2(fds, O_CLOEXEC | O_NONBLOCK); }
 
 }  // namespace
 
@@ -278,31 +277,27 @@ HttpServer::HttpServer(std::string_view listen, Handler handler, ServerLimits li
   }
   const std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> addresses(found, &::freeaddrinfo);
 
-  listen_fd_ = ::socket(found->ai_family, found->ai_socktype | SOCK_CLOEXEC, found->ai_protocol);
-  if (listen_fd_ < 0) throw Error(std::string("socket: ") + std::strerror(errno));
+  listen_fd_.reset(::socket(found->ai_family, found->ai_socktype | SOCK_CLOEXEC, found->ai_protocol));
+  if (!listen_fd_) throw Error(std::string("socket: ") + std::strerror(errno));
   const int on = 1;
-  ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-  if (::bind(listen_fd_, found->ai_addr, found->ai_addrlen) != 0 || ::listen(listen_fd_, SOMAXCONN) != 0) {
+  ::setsockopt(listen_fd_.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  if (::bind(listen_fd_.get(), found->ai_addr, found->ai_addrlen) != 0 || ::listen(listen_fd_.get(), SOMAXCONN) != 0) {
     const std::string reason_text = std::strerror(errno);
-    ::close(listen_fd_);
     throw Error("cannot listen on " + std::string(listen) + ": " + reason_text);
   }
   sockaddr_storage bound{};
   socklen_t bound_size = sizeof bound;
-  ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&bound), &bound_size);
+  ::getsockname(listen_fd_.get(), reinterpret_cast<sockaddr*>(&bound), &bound_size);
   port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
                                             : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
-  if (make_stop_pipe(stop_pipe_) != 0) {
-    ::close(listen_fd_);
-    throw Error(std::string("pipe: ") + std::strerror(errno));
-  }
+  int pipe_fds[2] = {-1, -1};
+  if (::pipe2(pipe_fds, O_CLOEXEC | O_NONBLOCK) != 0) throw Error(std::string("pipe: ") + std::strerror(errno));
+  stop_read_.reset(pipe_fds[0]);
+  stop_write_.reset(pipe_fds[1]);
 }
 
 HttpServer::~HttpServer() {
   stop(milliseconds(0));
-  if (listen_fd_ >= 0) ::close(listen_fd_);
-  ::close(stop_pipe_[0]);
-  ::close(stop_pipe_[1]);
 }
 
 void HttpServer::start() { accept_thread_ = std::thread([this] { accept_loop(); }); }
@@ -311,7 +306,7 @@ void HttpServer::stop(milliseconds grace) {
   if (!stopping_.exchange(true)) {
     const char byte = 0;
     // The pipe is never drained, so every poll() on it wakes, now and later.
-    [[maybe_unused]] const ssize_t written = ::write(stop_pipe_[1], &byte, 1);
+    [[maybe_unused]] const ssize_t written = ::write(stop_write_.get(), &byte, 1);
     const std::lock_guard lock(mutex_);
     changed_.notify_all();
   }
@@ -332,7 +327,7 @@ bool HttpServer::sleep_unless_stopping(milliseconds delay) {
 
 void HttpServer::accept_loop() {
   while (!stopping_) {
-    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {stop_pipe_[0], POLLIN, 0}};
+    pollfd fds[2] = {{listen_fd_.get(), POLLIN, 0}, {stop_read_.get(), POLLIN, 0}};
     if (::poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
       log::error("http_poll_failed").kv("error", std::strerror(errno));
@@ -343,7 +338,7 @@ void HttpServer::accept_loop() {
 
     sockaddr_storage peer{};
     socklen_t peer_size = sizeof peer;
-    const int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &peer_size, SOCK_CLOEXEC);
+    const int fd = ::accept4(listen_fd_.get(), reinterpret_cast<sockaddr*>(&peer), &peer_size, SOCK_CLOEXEC);
     if (fd < 0) {
       // EMFILE and friends: back off a little instead of spinning.
       if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED) {
@@ -427,7 +422,7 @@ void HttpServer::serve(int fd, std::string remote_addr) {
       const SteadyClock::time_point deadline = request_deadline.value_or(idle_deadline);
       const auto left = std::chrono::duration_cast<milliseconds>(deadline - SteadyClock::now());
       if (left.count() <= 0) break;
-      pollfd fds[2] = {{fd, POLLIN, 0}, {stop_pipe_[0], POLLIN, 0}};
+      pollfd fds[2] = {{fd, POLLIN, 0}, {stop_read_.get(), POLLIN, 0}};
       // Once stopping, a connection between requests closes at once; one in
       // the middle of a request gets to finish it.
       const int nfds = buffer.empty() ? 2 : 1;

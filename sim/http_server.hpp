@@ -13,6 +13,7 @@
 #include <string_view>
 #include <thread>
 
+#include "wagate/file_descriptor.hpp"
 #include "wagate/http.hpp"
 
 namespace wagate::sim {
@@ -84,8 +85,10 @@ class HttpServer {
 
   Handler handler_;
   ServerLimits limits_;
-  int listen_fd_ = -1;
-  int stop_pipe_[2] = {-1, -1};  // written once at stop: wakes every poll() at the same time
+  FileDescriptor listen_fd_;
+  // Written once at stop: wakes every poll() at the same time.
+  FileDescriptor stop_read_;
+  FileDescriptor stop_write_;
   uint16_t port_ = 0;
   std::thread accept_thread_;
 

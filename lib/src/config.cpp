@@ -14,6 +14,7 @@
 #include <system_error>
 
 #include "wagate/error.hpp"
+#include "wagate/file_descriptor.hpp"
 #include "wagate/log.hpp"
 
 extern char** environ;
@@ -99,22 +100,16 @@ Secret read_secret_file(const std::string& path, std::string_view where, std::st
     return ConfigError(std::string(where) + ": cannot read " + std::string(key) + " '" + path +
                        "': " + std::generic_category().message(error));
   };
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) throw fail(errno);
+  const FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+  if (!fd) throw fail(errno);
   std::string content;
   struct stat info {};
-  if (::fstat(fd, &info) != 0) {
-    const int error = errno;
-    ::close(fd);
-    throw fail(error);
-  }
+  if (::fstat(fd.get(), &info) != 0) throw fail(errno);
   if (!S_ISREG(info.st_mode)) {
-    ::close(fd);
     throw ConfigError(std::string(where) + ": cannot read " + std::string(key) + " '" + path +
                       "': not a regular file");
   }
   if (static_cast<unsigned long long>(info.st_size) > kMaxSecretFileBytes) {
-    ::close(fd);
     throw ConfigError(std::string(where) + ": cannot read " + std::string(key) + " '" + path +
                       "': larger than " + std::to_string(kMaxSecretFileBytes) + " bytes");
   }
@@ -123,18 +118,16 @@ Secret read_secret_file(const std::string& path, std::string_view where, std::st
   content.resize(kMaxSecretFileBytes + 1);
   size_t used = 0;
   while (used < content.size()) {
-    const ssize_t got = ::read(fd, content.data() + used, content.size() - used);
+    const ssize_t got = ::read(fd.get(), content.data() + used, content.size() - used);
     if (got < 0 && errno == EINTR) continue;
     if (got < 0) {
       const int error = errno;
-      ::close(fd);
       Secret wipe(std::move(content));
       throw fail(error);
     }
     if (got == 0) break;
     used += static_cast<size_t>(got);
   }
-  ::close(fd);
   if (used > kMaxSecretFileBytes) {
     Secret wipe(std::move(content));
     throw ConfigError(std::string(where) + ": cannot read " + std::string(key) + " '" + path +
@@ -269,24 +262,17 @@ Config Config::parse(std::string_view text, std::string_view origin,
 }
 
 Config Config::load(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) {
-    throw ConfigError(path + ": cannot open: " + std::generic_category().message(errno));
-  }
+  const FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+  if (!fd) throw ConfigError(path + ": cannot open: " + std::generic_category().message(errno));
   std::string text;
   char buffer[16384];
   while (true) {
-    const ssize_t got = ::read(fd, buffer, sizeof buffer);
+    const ssize_t got = ::read(fd.get(), buffer, sizeof buffer);
     if (got < 0 && errno == EINTR) continue;
-    if (got < 0) {
-      const int error = errno;
-      ::close(fd);
-      throw ConfigError(path + ": cannot read: " + std::generic_category().message(error));
-    }
+    if (got < 0) throw ConfigError(path + ": cannot read: " + std::generic_category().message(errno));
     if (got == 0) break;
     text.append(buffer, static_cast<size_t>(got));
   }
-  ::close(fd);
   // The file may hold pg_dsn with a password; wipe the raw text when done.
   const Secret raw(std::move(text));
   return parse(raw.reveal(), path, process_environment());

@@ -16,6 +16,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "wagate/file_descriptor.hpp"
 #include "wagate/log.hpp"
 #include "wagate/message_status.hpp"
 
@@ -24,22 +25,6 @@ namespace {
 
 constexpr std::string_view kRetiredFile = "retired.prom";
 constexpr std::string_view kLockFile = ".lock";
-
-// Owns a file descriptor.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  [[nodiscard]] int get() const { return fd_; }
-  [[nodiscard]] bool valid() const { return fd_ >= 0; }
-
- private:
-  int fd_;
-};
 
 // `{process="..",a="..",le=".."}`, or "" when there is no label at all.
 std::string label_block(std::string_view process, const std::vector<std::string>& names,
@@ -102,7 +87,7 @@ bool replace_file(const std::string& path, std::string_view content) {
   const std::filesystem::path target(path);
   const std::string tmp = (target.parent_path() / ("." + target.filename().string() + ".tmp")).string();
   {
-    const Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
+    const FileDescriptor fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
     if (!fd.valid() || !write_all(fd.get(), content)) {
       ::unlink(tmp.c_str());
       return false;
@@ -143,7 +128,7 @@ class DirLock {
   [[nodiscard]] bool locked() const { return locked_; }  // the fd closes, and unlocks, with this object
 
  private:
-  Fd fd_;
+  FileDescriptor fd_;
   bool locked_ = false;
 };
 
