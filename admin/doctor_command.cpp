@@ -70,7 +70,7 @@ int doctor_command(const Globals& globals, std::span<const std::string> args) {
     return usage("give the body with exactly one of --body-file and --body");
   }
 
-  doctor::Request request;
+  signature_doctor::Request request;
   request.url = flags->values.at("url");
   request.signature = flags->values.at("signature");
   if (const auto file = flags->values.find("body-file"); file != flags->values.end()) {
@@ -116,10 +116,10 @@ int doctor_command(const Globals& globals, std::span<const std::string> args) {
     request.tokens.push_back({i == 0 ? "current" : "previous", tenant->auth_tokens[i]});
   }
 
-  const doctor::Diagnosis diagnosis = doctor::diagnose(request);
+  const signature_doctor::Diagnosis diagnosis = signature_doctor::diagnose(request);
   std::cout << "tenant:         " << tenant->name << " (id " << tenant->id << ", AccountSid " << tenant->account_sid
             << ", tokens: " << (request.tokens.size() > 1 ? "current, previous" : "current") << ")\n"
-            << doctor::report(diagnosis);
+            << signature_doctor::report(diagnosis);
   return diagnosis.accepted() ? 0 : 1;
 }
 

@@ -9,7 +9,7 @@
 #include "wagate/crypto.hpp"
 #include "wagate/error.hpp"
 #include "wagate/log.hpp"
-#include "wagate/signature.hpp"
+#include "wagate/twilio_signature.hpp"
 
 namespace wagate::sim {
 namespace {

@@ -7,7 +7,7 @@
 
 int main(int argc, char** argv) {
   using namespace wagate;
-  std::unique_ptr<store::WebhookIntake> intake;
+  std::unique_ptr<webhook::Intake> intake;
   http::Router router;
   router.add("POST", "/api/v1/whatsapp/webhook", [&](http::Request& request, Context& context) {
     inbound::Services services{intake->tenants(), intake->spool()};
@@ -16,7 +16,7 @@ int main(int argc, char** argv) {
   fcgi::ServerOptions options;
   options.name = "wagate-inbound";
   options.on_start = [&](const config::Holder& holder) {
-    intake = std::make_unique<store::WebhookIntake>(*holder.current());
+    intake = std::make_unique<webhook::Intake>(*holder.current());
   };
   options.on_stop = [&] { intake->stop_replay(); };
   return fcgi::run_process(argc, argv, options, router);

@@ -9,7 +9,7 @@
 int main(int argc, char** argv) {
   using namespace wagate;
   // Declared in this order: the writer spools into the intake's spool, so it must be destroyed first.
-  std::unique_ptr<store::WebhookIntake> intake;
+  std::unique_ptr<webhook::Intake> intake;
   std::unique_ptr<store::StatusWriter> writer;
   http::Router router;
   router.add("POST", "/api/v1/whatsapp/status", [&](http::Request& request, Context& context) {
@@ -20,7 +20,7 @@ int main(int argc, char** argv) {
   options.name = "wagate-status";
   options.on_start = [&](const config::Holder& holder) {
     const auto config = holder.current();
-    intake = std::make_unique<store::WebhookIntake>(*config);
+    intake = std::make_unique<webhook::Intake>(*config);
     writer = std::make_unique<store::StatusWriter>(config->str("pg_dsn"), intake->spool(),
                                                    static_cast<int>(config->integer("status_committers")));
   };

@@ -11,7 +11,7 @@
 #include "wagate/log.hpp"
 #include "wagate/redis.hpp"
 
-namespace wagate::rate {
+namespace wagate::rate_limiter {
 namespace {
 
 // KEYS[1]: the sender's key; ARGV: wanted, interval between sends (us),
@@ -146,4 +146,4 @@ void Limiter::forget_idle(Clock::time_point now) {
   std::erase_if(states_, [&](const auto& item) { return now - item.second.last_used > kIdleForget; });
 }
 
-}  // namespace wagate::rate
+}  // namespace wagate::rate_limiter

@@ -7,9 +7,9 @@
 
 #include "wagate/crypto.hpp"
 #include "wagate/form.hpp"
-#include "wagate/signature.hpp"
+#include "wagate/twilio_signature.hpp"
 
-namespace wagate::doctor {
+namespace wagate::signature_doctor {
 namespace {
 
 // Parameter values longer than this are cut in the report: a Body can be
@@ -455,4 +455,4 @@ std::string report(const Diagnosis& d) {
   return out.str();
 }
 
-}  // namespace wagate::doctor
+}  // namespace wagate::signature_doctor

@@ -6,7 +6,7 @@
 #include "wagate/log.hpp"
 #include "wagate/metrics.hpp"
 #include "wagate/pg.hpp"
-#include "wagate/signature.hpp"
+#include "wagate/twilio_signature.hpp"
 #include "wagate/text.hpp"
 
 namespace wagate::webhook {

@@ -1,11 +1,11 @@
 // webhook_intake.cpp — the spool, tenant cache and spool replay of a webhook process.
 #include "wagate/webhook_intake.hpp"
 
-namespace wagate::store {
+namespace wagate::webhook {
 
-WebhookIntake::WebhookIntake(const config::Config& config)
+Intake::Intake(const config::Config& config)
     : spool_(config.str("spool_dir")),
       tenants_(config.str("spool_dir") + "/tenants.snapshot"),
-      replayer_(std::make_unique<SpoolReplayer>(config.str("pg_dsn"), spool_)) {}
+      replayer_(std::make_unique<store::SpoolReplayer>(config.str("pg_dsn"), spool_)) {}
 
-}  // namespace wagate::store
+}  // namespace wagate::webhook

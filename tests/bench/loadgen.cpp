@@ -29,7 +29,7 @@
 
 #include "wagate/crypto.hpp"
 #include "wagate/form.hpp"
-#include "wagate/signature.hpp"
+#include "wagate/twilio_signature.hpp"
 
 namespace {
 

@@ -12,7 +12,7 @@
 #include "wagate/error.hpp"
 #include "log_capture.hpp"
 
-namespace wagate::rate {
+namespace wagate::rate_limiter {
 namespace {
 
 using std::chrono::milliseconds;
@@ -230,4 +230,4 @@ TEST(Limiter, NothingWantedOrNoRateGrantsNothing) {
 }
 
 }  // namespace
-}  // namespace wagate::rate
+}  // namespace wagate::rate_limiter

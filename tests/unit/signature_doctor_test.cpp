@@ -10,9 +10,9 @@
 #include "wagate/crypto.hpp"
 #include "wagate/form.hpp"
 #include "wagate/json.hpp"
-#include "wagate/signature.hpp"
+#include "wagate/twilio_signature.hpp"
 
-namespace wagate::doctor {
+namespace wagate::signature_doctor {
 namespace {
 
 constexpr char kVectorsPath[] = WAGATE_SHARED_DIR "/twilio/signature-vectors.json";
@@ -259,4 +259,4 @@ TEST(SignatureDoctor, AgreesWithTheOfficialVectors) {
 }
 
 }  // namespace
-}  // namespace wagate::doctor
+}  // namespace wagate::signature_doctor

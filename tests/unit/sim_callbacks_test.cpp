@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "wagate/signature.hpp"
+#include "wagate/twilio_signature.hpp"
 
 namespace wagate::sim {
 namespace {

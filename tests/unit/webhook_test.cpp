@@ -9,7 +9,7 @@
 #include "test_context.hpp"
 #include "wagate/crypto.hpp"
 #include "wagate/error.hpp"
-#include "wagate/signature.hpp"
+#include "wagate/twilio_signature.hpp"
 
 namespace wagate::webhook {
 namespace {

@@ -110,8 +110,8 @@ class Sender {
   Queue queue_;
   SendStore store_;
   TenantDirectory tenants_;
-  rate::RedisBucket shared_bucket_;
-  rate::Limiter limiter_;
+  rate_limiter::RedisBucket shared_bucket_;
+  rate_limiter::Limiter limiter_;
   twilio::Multi multi_;
   backoff::Policy retry_policy_;
 

@@ -10,7 +10,7 @@ namespace wagate::redis {
 class Client;
 }
 
-namespace wagate::rate {
+namespace wagate::rate_limiter {
 
 using Clock = std::chrono::steady_clock;
 
@@ -107,4 +107,4 @@ class Limiter {
   Clock::time_point last_warning_{};
 };
 
-}  // namespace wagate::rate
+}  // namespace wagate::rate_limiter

@@ -9,7 +9,7 @@
 
 #include "wagate/secret.hpp"
 
-namespace wagate::doctor {
+namespace wagate::signature_doctor {
 
 struct Token {
   std::string name;  // "current", "previous": all a report ever says about a token
@@ -95,4 +95,4 @@ struct Diagnosis {
 // the verdict. Never a token, nor a signature.
 [[nodiscard]] std::string report(const Diagnosis& diagnosis);
 
-}  // namespace wagate::doctor
+}  // namespace wagate::signature_doctor

@@ -8,18 +8,18 @@
 #include "wagate/store.hpp"
 #include "wagate/tenants.hpp"
 
-namespace wagate::store {
+namespace wagate::webhook {
 
 // wagate-inbound and wagate-status both check a webhook against the tenant
 // cache and fall back to the spool while Postgres is unreachable, so both
 // need the same three things, opened from spool_dir and pg_dsn: the spool,
 // the cache whose snapshot lies beside the spool files (a process that starts
 // during an outage can still validate), and the replayer that empties the spool.
-class WebhookIntake {
+class Intake {
  public:
-  explicit WebhookIntake(const config::Config& config);
-  WebhookIntake(const WebhookIntake&) = delete;
-  WebhookIntake& operator=(const WebhookIntake&) = delete;
+  explicit Intake(const config::Config& config);
+  Intake(const Intake&) = delete;
+  Intake& operator=(const Intake&) = delete;
 
   spool::Spool& spool() { return spool_; }
   tenants::Cache& tenants() { return tenants_; }
@@ -31,7 +31,7 @@ class WebhookIntake {
  private:
   spool::Spool spool_;
   tenants::Cache tenants_;
-  std::unique_ptr<SpoolReplayer> replayer_;
+  std::unique_ptr<store::SpoolReplayer> replayer_;
 };
 
-}  // namespace wagate::store
+}  // namespace wagate::webhook

@@ -1,5 +1,5 @@
-// signature.cpp — X-Twilio-Signature: computing, checking against the URL variants, rebuilding the public URL.
-#include "wagate/signature.hpp"
+// twilio_signature.cpp — X-Twilio-Signature: computing, checking against the URL variants, rebuilding the public URL.
+#include "wagate/twilio_signature.hpp"
 
 #include <algorithm>
 #include <optional>

@@ -1,5 +1,5 @@
-// signature_test.cpp — X-Twilio-Signature against the official vectors, URL variants, body hashes, public URLs.
-#include "wagate/signature.hpp"
+// twilio_signature_test.cpp — X-Twilio-Signature against the official vectors, URL variants, body hashes, public URLs.
+#include "wagate/twilio_signature.hpp"
 
 #include <gtest/gtest.h>
 #include <jansson.h>

@@ -1,4 +1,4 @@
-// signature.hpp — X-Twilio-Signature: computing, checking against the URL variants, rebuilding the public URL.
+// twilio_signature.hpp — X-Twilio-Signature: computing, checking against the URL variants, rebuilding the public URL.
 #pragma once
 
 #include <optional>
