@@ -9,6 +9,7 @@
 #include "commands.hpp"
 #include "wagate/config.hpp"
 #include "wagate/error.hpp"
+#include "wagate/process.hpp"
 
 extern char** environ;
 
@@ -73,6 +74,8 @@ config::Config load_config(const Globals& globals) {
 
 int main(int argc, char** argv) {
   using namespace wagate::admin;
+  // It decrypts tenant credentials with the master key, like the daemons.
+  wagate::process::protect_memory();
   try {
     Globals globals{wagate::config::path_from(argc, argv), WAGATE_SQL_DIR};
     // Global flags may stand anywhere, as path_from finds --config anywhere;

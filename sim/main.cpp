@@ -19,6 +19,7 @@
 #include "scenarios.hpp"
 #include "wagate/error.hpp"
 #include "wagate/log.hpp"
+#include "wagate/process.hpp"
 
 namespace {
 
@@ -127,8 +128,14 @@ int run(const Options& options, const sigset_t& signals) {
       .kv("latency_ms", static_cast<long long>(options.latency.count()))
       .kv("callback_delay_ms", static_cast<long long>(options.callback_delay.count()));
 
+  // HUP, which every wagate daemon takes as "reload", has nothing to reload
+  // here (the accounts file is re-read when it changes): it is logged and
+  // otherwise ignored, never fatal.
   int signal_number = 0;
-  while (sigwait(&signals, &signal_number) != 0) {
+  while (true) {
+    if (sigwait(&signals, &signal_number) != 0) continue;
+    if (signal_number != SIGHUP) break;
+    log::debug("sim_hup_ignored");
   }
   log::info("sim_stopping").kv("signal", signal_number == SIGINT ? "INT" : "TERM");
   server.stop(kStopGrace);
@@ -159,14 +166,10 @@ int main(int argc, char** argv) {
   }
   log::set_level(options->log_level);
 
-  // Every thread inherits this mask, so the signals reach only sigwait() in
-  // run(); SIGPIPE from a client that went away is ignored.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);
+  // Before any thread: every thread inherits the mask, so TERM, INT and HUP
+  // reach only sigwait() in run(); SIGPIPE from a client that went away is
+  // ignored.
+  const sigset_t signals = process::start_daemon();
 
   if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
     log::error("curl_init_failed");

@@ -26,22 +26,35 @@ http::Response unauthorized(std::string_view message) {
 
 bool is_blank(char c) { return c == ' ' || c == '\t'; }
 
+// token68 (RFC 7235 §2.1): 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+bool is_token68_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+         c == '_' || c == '~' || c == '+' || c == '/';
+}
+
 }  // namespace
 
+// The grammar is exactly the one nginx's per-key rate limit extracts the
+// credential with (nginx/snippets/limits.conf): a value this accepts as K is
+// counted in K's bucket there, whatever its spelling. credentials =
+// auth-scheme 1*SP token68, the scheme in any case; the optional whitespace
+// around a field value is not part of it.
 std::optional<std::string_view> bearer_token(std::string_view authorization) {
   constexpr std::string_view kScheme = "bearer";
-  if (authorization.size() <= kScheme.size() || !is_blank(authorization[kScheme.size()])) return std::nullopt;
+  while (!authorization.empty() && is_blank(authorization.front())) authorization.remove_prefix(1);
+  while (!authorization.empty() && is_blank(authorization.back())) authorization.remove_suffix(1);
+  if (authorization.size() <= kScheme.size() || authorization[kScheme.size()] != ' ') return std::nullopt;
   for (size_t i = 0; i < kScheme.size(); ++i) {
     const char c = authorization[i];
     if ((c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c) != kScheme[i]) return std::nullopt;
   }
   std::string_view token = authorization.substr(kScheme.size());
-  while (!token.empty() && is_blank(token.front())) token.remove_prefix(1);
-  while (!token.empty() && is_blank(token.back())) token.remove_suffix(1);
-  if (token.empty()) return std::nullopt;
-  for (const char c : token) {
-    if (is_blank(c)) return std::nullopt;
-  }
+  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+  size_t end = 0;
+  while (end < token.size() && is_token68_char(token[end])) ++end;
+  if (end == 0) return std::nullopt;
+  while (end < token.size() && token[end] == '=') ++end;
+  if (end != token.size()) return std::nullopt;
   return token;
 }
 

@@ -27,8 +27,9 @@ struct Authentication {
 // to be loaded and the database is unreachable.
 Authentication authenticate(const http::Request& request, Context& context, api_keys::Scope needed);
 
-// The token of an `Authorization: Bearer <token>` value (scheme in any case),
-// nullopt when the value is of another form.
+// The token of an `Authorization: Bearer <token>` value: the scheme in any
+// case, one or more spaces, a token68 (RFC 7235), the same grammar nginx
+// keys the per-key rate limit on; nullopt when the value is of another form.
 std::optional<std::string_view> bearer_token(std::string_view authorization);
 
 // Forgets every cached key (tests).

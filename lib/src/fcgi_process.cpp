@@ -10,6 +10,9 @@
 namespace wagate::fcgi {
 
 int run_process(int argc, char** argv, ServerOptions options, const http::Router& router) {
+  // Before on_start's threads (committers, spool replay): they inherit the
+  // blocked signals, so only serve()'s sigwait ever takes one.
+  process::start_daemon();
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
       options.listen = argv[++i];

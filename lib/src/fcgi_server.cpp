@@ -17,6 +17,7 @@
 #include "wagate/error.hpp"
 #include "wagate/log.hpp"
 #include "wagate/metrics.hpp"
+#include "wagate/process.hpp"
 
 namespace wagate::fcgi {
 namespace {
@@ -62,6 +63,9 @@ void accept_loop(const ServerOptions& options, const config::Holder& holder, con
       log::warning("thread_start_failed").kv("process", options.name).kv("error", e.what());
     }
   }
+  sigset_t wake_signal;
+  sigemptyset(&wake_signal);
+  sigaddset(&wake_signal, SIGUSR1);
   FCGX_Request raw;
   // FCGI_FAIL_ACCEPT_ON_INTR: a signal sent to this thread at shutdown makes
   // a blocked accept return, so the thread can exit between requests.
@@ -71,6 +75,12 @@ void accept_loop(const ServerOptions& options, const config::Holder& holder, con
       if (g_stopping.load()) break;
       continue;  // interrupted or a client that went away before being accepted
     }
+    // The request is served with the wake-up signal blocked: arriving in the
+    // middle, it would interrupt the read of the body (libfcgi takes EINTR
+    // for its end, and the handler would see half a body) or the write of
+    // the answer. One sent meanwhile waits, and is taken once the request is
+    // finished, harmlessly, before the next accept().
+    pthread_sigmask(SIG_BLOCK, &wake_signal, nullptr);
     context.refresh();
     http::Request request = request_from_params(raw.envp);
     http::Response response;
@@ -86,6 +96,7 @@ void accept_loop(const ServerOptions& options, const config::Holder& holder, con
     }
     write_response(raw, serialize(response, request.request_id));
     FCGX_Finish_r(&raw);
+    pthread_sigmask(SIG_UNBLOCK, &wake_signal, nullptr);
   }
   FCGX_Free(&raw, 1);
 }
@@ -192,14 +203,10 @@ std::string serialize(const http::Response& response, std::string_view request_i
 }
 
 int serve(const ServerOptions& options, config::Holder& holder, const http::Router& router) {
-  // Every thread inherits this mask; only the signal thread below receives them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);  // a client that went away must not kill the process
+  // run_process blocked these before any thread started (this repeats it for
+  // a caller that did not); every thread inherits the mask, and only the
+  // sigwait below takes them.
+  const sigset_t signals = process::start_daemon();
 
   if (FCGX_Init() != 0) {
     log::error("fcgi_init_failed").kv("process", options.name);
@@ -254,7 +261,9 @@ int serve(const ServerOptions& options, config::Holder& holder, const http::Rout
   // The listening socket is shared with sibling processes (multiwatch,
   // systemd socket activation): shutting it down would refuse their
   // connections too. Instead each idle thread is woken out of accept() by a
-  // signal; a thread in the middle of a request finishes it first.
+  // signal, repeated until it has left (one sent just before it entered
+  // accept() wakes nothing); a thread in the middle of a request has it
+  // blocked, finishes the request first, then leaves.
   if (!options.listen.empty()) shutdown(listen_fd, SHUT_RDWR);
   for (size_t i = 0; i < workers.size(); ++i) {
     while (!finished[i]->load()) {

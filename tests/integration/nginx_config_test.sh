@@ -10,8 +10,9 @@
 #    (raw REQUEST_URI, Host with port, scheme, request id); nginx's own
 #    errors are JSON with the right status (404, 413, 429, 502, 400); body
 #    limits differ for webhooks and the API; rate limits apply to others but
-#    not to 127.0.0.1; HTTP redirects to HTTPS; /metrics is only on the
-#    local listener.
+#    not to 127.0.0.1, and per API key however Authorization is spelled;
+#    HTTP redirects to HTTPS; /metrics is only on the local listener; a
+#    Host (or TLS server name) other than the configured names is refused.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -48,13 +49,19 @@ WAGATE_TLS_CERT=$TMP/tls/fullchain.pem WAGATE_TLS_KEY=$TMP/tls/privkey.pem \
   WAGATE_SNIPPETS_DIR=$WAGATE_SOURCE_DIR/nginx/snippets WAGATE_ACCESS_LOG=$TMP/prod/access.log \
   "$WAGATE_SOURCE_DIR/scripts/render-nginx" "$WAGATE_SOURCE_DIR/nginx/wagate.conf.template" \
   "$WAGATE_SOURCE_DIR/nginx/production.env" >"$TMP/prod/site.conf" || fail "render-nginx failed for production"
-assert_contains "$(cat "$TMP/prod/site.conf")" "listen [::]:443 ipv6only=off ssl http2;" "production site listens on 443"
+assert_contains "$(cat "$TMP/prod/site.conf")" "listen [::]:443 ssl http2;" "production site listens on 443"
+assert_contains "$(cat "$TMP/prod/site.conf")" "listen [::]:443 ssl http2 default_server ipv6only=off;" \
+  "a dual-stack catch-all server is the default on 443"
+assert_contains "$(cat "$TMP/prod/site.conf")" "ssl_reject_handshake on;" \
+  "production refuses the TLS handshake for a server name that is not its own"
+assert_contains "$(cat "$TMP/prod/site.conf")" "listen [::]:80 default_server ipv6only=off;" \
+  "a catch-all server is the default on 80"
 assert_contains "$(cat "$TMP/prod/site.conf")" "server unix:/run/wagate/status.sock;" "production site uses the systemd socket dir"
 if grep -Eq '\$\{WAGATE_[A-Z0-9_]+\}' "$TMP/prod/site.conf"; then fail "unrendered placeholder in production site"; fi
 # nginx -t checks that it may bind each address: below 1024 only root may.
 if [[ $EUID -ne 0 ]]; then
   free() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-  WAGATE_HTTPS_LISTEN="[::]:$(free) ipv6only=off" WAGATE_HTTP_LISTEN="[::]:$(free) ipv6only=off" \
+  WAGATE_HTTPS_LISTEN="[::]:$(free)" WAGATE_HTTP_LISTEN="[::]:$(free)" \
     WAGATE_TLS_CERT=$TMP/tls/fullchain.pem WAGATE_TLS_KEY=$TMP/tls/privkey.pem \
     WAGATE_SNIPPETS_DIR=$WAGATE_SOURCE_DIR/nginx/snippets WAGATE_ACCESS_LOG=$TMP/prod/access.log \
     "$WAGATE_SOURCE_DIR/scripts/render-nginx" "$WAGATE_SOURCE_DIR/nginx/wagate.conf.template" \
@@ -182,6 +189,50 @@ http_request POST "http://127.0.0.1:$METRICS_PORT/metrics" "x"
 assert_eq 403 "$HTTP_STATUS" "metrics listener refuses other methods"
 http_request GET "http://127.0.0.1:$METRICS_PORT/other"
 assert_eq 404 "$HTTP_STATUS" "metrics listener serves nothing else"
+
+# Only the configured server names are answered: a foreign Host header
+# never reaches a handler, so a webhook signed for another host's URL (with
+# public_base_url empty the handler rebuilds the URL from Host) is refused.
+https_post /api/v1/whatsapp/status "$callback" -H 'Host: evil.example' -H 'X-Twilio-Signature: c2lnbmF0dXJl'
+assert_eq 421 "$HTTP_STATUS" "a foreign Host header is refused with 421"
+assert_json "$HTTP_BODY" '.error.code == "misdirected_request" and (.group == null)' \
+  "the refusal is JSON from nginx, not a handler's answer"
+http_request POST "https://evil.example:$HTTPS_PORT/api/v1/whatsapp/status" "$callback" -k \
+  --resolve "evil.example:$HTTPS_PORT:127.0.0.1"
+assert_eq 421 "$HTTP_STATUS" "a foreign TLS server name (SNI) and Host are refused"
+https_get /api/v1/health -H "Host: localhost:$HTTPS_PORT"
+assert_json "$HTTP_BODY" '.group == "api"' "a configured name (localhost) with a port is served"
+http_request GET "http://127.0.0.1:$HTTP_PORT/" "" -H 'Host: evil.example'
+assert_eq 000 "$HTTP_STATUS" "plain HTTP with a foreign Host gets the connection closed (444), no redirect"
+
+# The API's rate limit is per API key, however the client spells the
+# Authorization header: the scheme in any case, one or more spaces. Checked
+# with the per-key zone slowed to 1r/m, burst 5: six requests of one key pass,
+# whatever their spellings, and the seventh is refused; another key still
+# passes. nginx is restarted on copies of the snippets with just that changed.
+mkdir -p "$TMP/snippets"
+cp "$WAGATE_SOURCE_DIR"/nginx/snippets/*.conf "$TMP/snippets/"
+sed -i 's|zone=wagate_api_key:32m rate=100r/s;|zone=wagate_api_key:32m rate=1r/m;|' "$TMP/snippets/limits.conf"
+sed -i 's|zone=wagate_api_key burst=200 nodelay;|zone=wagate_api_key burst=5 nodelay;|' "$TMP/snippets/limits-api.conf"
+grep -q 'rate=1r/m;' "$TMP/snippets/limits.conf" || fail "could not slow the per-key zone in limits.conf"
+grep -q 'burst=5 nodelay;' "$TMP/snippets/limits-api.conf" || fail "could not lower the per-key burst"
+sed -i "s|$WAGATE_SOURCE_DIR/nginx/snippets/|$TMP/snippets/|g" "$STACK_RUN_DIR/nginx/site.conf"
+nginx_master=$(cat "$STACK_RUN_DIR/nginx/nginx.pid")
+kill -QUIT "$nginx_master"
+wait_for 10 "nginx stopped for the slowed config" bash -c "! kill -0 $nginx_master 2>/dev/null"
+nginx -p "$STACK_RUN_DIR/nginx" -e "$STACK_RUN_DIR/nginx/error.log" -c "$conf" || fail "nginx did not start slowed"
+wait_for 10 "nginx answering again" nginx_up
+limited_codes=""
+for round in 1 2 3; do
+  for auth in "Bearer wg_shared.key" "bearer wg_shared.key" "BEARER  wg_shared.key" "bEaReR   wg_shared.key"; do
+    http_request GET "$WAGATE_URL/api/v1/whatsapp/messages/x" "" --interface 127.0.0.3 -H "Authorization: $auth"
+    limited_codes+="$HTTP_STATUS "
+  done
+done
+assert_eq "200 200 200 200 200 200 429 429 429 429 429 429 " "$limited_codes" \
+  "one key spelled four ways shares one bucket (6 pass, then 429)"
+http_request GET "$WAGATE_URL/api/v1/whatsapp/messages/x" "" --interface 127.0.0.3 -H "Authorization: Bearer wg_other.key"
+assert_eq 200 "$HTTP_STATUS" "another key from the same address has its own bucket"
 
 # A handler that is down: JSON 502, fast.
 kill "$ECHO_PID"

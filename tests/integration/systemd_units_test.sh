@@ -56,6 +56,26 @@ for unit in wagate-api.service wagate-inbound.service wagate-status.service waga
 done
 pass "every service is hardened, runs as wagate and gets the master key as a credential"
 
+# The processes hold the master key and decrypted tenant tokens: no core
+# file may ever carry them to disk (the processes also make themselves
+# non-dumpable, see signals_test.sh). Memory and task ceilings bound what a
+# runaway process can take from its neighbours; each says why its number.
+for unit in wagate-api.service wagate-inbound.service wagate-status.service wagate-sender.service wagate-maint.service; do
+  grep -qxF LimitCORE=0 "$UNITS/$unit" || fail "$unit lacks LimitCORE=0"
+  for setting in MemoryMax TasksMax; do
+    value=$(value_of "$unit" "$setting")
+    [[ $value =~ ^[0-9]+[KMG]?$ ]] || fail "$unit: $setting is '$value', expected a number"
+    above=$(grep -B1 -E "^$setting=" "$UNITS/$unit" | head -n 1)
+    [[ $above == "#"* ]] || fail "$unit: $setting has no comment saying why $value"
+  done
+  # The ceiling must leave room for the threads a process starts at most:
+  # request_threads (up to 256 accepting threads) is the handlers' largest.
+  if [[ $unit != wagate-maint.service && $unit != wagate-sender.service ]]; then
+    (($(value_of "$unit" TasksMax) > 256 + 16)) || fail "$unit: TasksMax below request_threads' maximum"
+  fi
+done
+pass "no service can dump core; each has a documented MemoryMax and TasksMax"
+
 assert_eq oneshot "$(value_of wagate-maint.service Type)" "maintenance runs once per timer tick"
 for unit in wagate-api.socket wagate-inbound.socket wagate-status.socket wagate-api.service wagate-inbound.service \
   wagate-status.service wagate-sender.service wagate-maint.timer; do

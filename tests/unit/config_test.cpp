@@ -279,6 +279,15 @@ TEST(Config, DumpShowsEveryKeyAndRedactsSecrets) {
   EXPECT_EQ(config.secret("pg_dsn").reveal(), "host=db password=hunter2");
 }
 
+TEST(Config, RedisUrlPasswordIsNeverShown) {
+  // redis://:password@host/db carries Redis's AUTH password.
+  const Config config = parse("redis_url = redis://:hunter2@cache:6379/0\n");
+  const std::string dump = config.dump();
+  EXPECT_TRUE(contains(dump, "redis_url = (redacted)\n")) << dump;
+  EXPECT_FALSE(contains(dump, "hunter2")) << dump;
+  EXPECT_EQ(config.str("redis_url"), "redis://:hunter2@cache:6379/0");
+}
+
 // ---- loading from disk and the process environment ----
 
 TEST(Config, LoadReadsTheFileAndTheProcessEnvironment) {
@@ -361,6 +370,19 @@ TEST(ConfigHolder, NonReloadableChangeIsLoggedAndIgnored) {
       << text;
   EXPECT_TRUE(contains(text, "<4>event=config_key_needs_restart key=pg_dsn\n")) << text;
   EXPECT_FALSE(contains(text, "password=")) << text;
+}
+
+TEST(ConfigHolder, ReloadOfAChangedRedisUrlLogsNoPassword) {
+  const TempDir dir;
+  const std::string path = dir.write("wagate.conf", "redis_url = redis://:old-pass@cache:6379/0\n");
+  Holder holder(path);
+  dir.write("wagate.conf", "redis_url = redis://:new-pass@cache:6379/0\n");
+  test::LogCapture capture;
+  EXPECT_TRUE(holder.reload());
+  EXPECT_EQ(holder.current()->str("redis_url"), "redis://:old-pass@cache:6379/0");
+  const std::string text = capture.text();
+  EXPECT_TRUE(contains(text, "<4>event=config_key_needs_restart key=redis_url\n")) << text;
+  EXPECT_FALSE(contains(text, "pass@")) << text;
 }
 
 TEST(ConfigHolder, ChangedNonReloadableSecretFileKeepsTheRunningKey) {

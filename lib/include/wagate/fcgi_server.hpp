@@ -24,12 +24,18 @@ struct ServerOptions {
 };
 
 // Runs until SIGTERM or SIGINT (finishing requests in progress); SIGHUP
-// reloads the config. Returns the process exit code.
+// reloads the config. The signals are taken by sigwait on the calling
+// thread only: run_process blocks them (process::start_daemon) before
+// on_start can start a thread, and serve() blocks them again for a caller
+// that did not. Returns the process exit code.
 int serve(const ServerOptions& options, config::Holder& holder, const http::Router& router);
 
 // The one place that turns a handler's outcome into a response: ApiError to
 // its status and JSON, DbError/RedisError to 503, anything else to 500, each
-// with one log line that carries the request id. Also enforces the body limit.
+// with one log line that carries the request id. The body limit is not
+// checked here but by serve()'s request loop, before this is called: a
+// CONTENT_LENGTH over max_body_bytes, or a body that grows past it while
+// being read (at most max_body_bytes + 1 bytes are read), is answered 413.
 http::Response handle(const http::Router& router, http::Request& request, Context& context);
 
 // Builds a Request from FastCGI parameters (name=value strings, as envp).
