@@ -17,6 +17,7 @@
 #include "wagate/error.hpp"
 #include "wagate/log.hpp"
 #include "wagate/metrics.hpp"
+#include "wagate/pg.hpp"
 
 namespace wagate::fcgi {
 namespace {
@@ -135,6 +136,16 @@ http::Response handle(const http::Router& router, http::Request& request, Contex
     response = router.dispatch(request, context);
   } catch (const ApiError& e) {
     response = http::Response::error(e.status(), e.code(), e.what(), e.field());
+  } catch (const pg::QueryError& e) {
+    failure = e.what();
+    if (e.sqlstate() == pg::kQueryCanceled) {
+      // statement_timeout: the session is fine, the query was too slow.
+      response = http::Response::error(503, "query_timeout",
+                                       "the query took longer than the database allows; narrow it or retry later");
+    } else {
+      context.drop_db();
+      response = http::Response::error(503, "database_unavailable", "the database is unavailable; retry later");
+    }
   } catch (const DbError& e) {
     context.drop_db();
     failure = e.what();
