@@ -22,18 +22,6 @@ using time::kSecondMicros;
 
 constexpr std::string_view kAllSenders = "*";  // delivery_rollup_*.sender of the all-senders rows
 
-// An integer cell. Result::get_int names the column in an error message it
-// builds for every cell; thousands of cells per request make that count.
-long long number(const pg::Result& rows, int row, int col) {
-  const std::string_view text = rows.get(row, col);
-  long long value = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc() || end != text.data() + text.size() || text.empty()) {
-    throw Error("delivery metrics: column " + std::to_string(col) + " is not an integer");
-  }
-  return value;
-}
-
 // A list of hour or day starts as a Postgres array literal.
 std::string timestamp_array(const std::vector<long long>& starts) {
   std::vector<std::string> texts;
@@ -70,7 +58,7 @@ std::set<long long> changed_hours(pg::Connection& db, const std::string& tenant,
       "  SELECT hour FROM metrics_dirty_hours WHERE tenant_id = $1 AND hour >= $2 AND hour < $3) d",
       {tenant, time::format_iso8601(from_hour), time::format_iso8601(to_hour), xmin, snapshot});
   std::set<long long> hours;
-  for (int i = 0; i < rows.rows(); ++i) hours.insert(number(rows, i, 0) * kSecondMicros);
+  for (int i = 0; i < rows.rows(); ++i) hours.insert(rows.get_int(i, 0) * kSecondMicros);
   return hours;
 }
 
@@ -213,17 +201,17 @@ Report compute(pg::Connection& db, long long tenant_id, const MetricsQuery& quer
                                                   range_array(raw_ranges, false),
                                                   query.sender ? pg::Param(*query.sender) : std::nullopt});
     for (int i = 0; i < raw.rows(); ++i) {
-      const long long range = number(raw, i, 0);
+      const long long range = raw.get_int(i, 0);
       if (range < 1 || static_cast<size_t>(range) > raw_ranges.size()) throw Error("delivery metrics: bad range");
-      const long long count = static_cast<size_t>(range) <= added_ranges ? number(raw, i, 5) : -number(raw, i, 5);
+      const long long count = static_cast<size_t>(range) <= added_ranges ? raw.get_int(i, 5) : -raw.get_int(i, 5);
       add_counts(report, series_index(raw_ranges[static_cast<size_t>(range - 1)].begin, query, report.series.size()),
-                 raw.get(i, 1), number(raw, i, 2), count);
+                 raw.get(i, 1), raw.get_int(i, 2), count);
       if (raw.is_null(i, 3)) continue;
-      const long long ms = number(raw, i, 3);
+      const long long ms = raw.get_int(i, 3);
       report.timed += count;
       report.delivery_ms_sum += ms * count;
-      buckets[number(raw, i, 4)] += count;
-      values[number(raw, i, 4)].emplace_back(ms, count);
+      buckets[raw.get_int(i, 4)] += count;
+      values[raw.get_int(i, 4)].emplace_back(ms, count);
     }
   }
 
@@ -236,11 +224,11 @@ Report compute(pg::Connection& db, long long tenant_id, const MetricsQuery& quer
                                      " GROUP BY c.status, c.error_code", tenant, sender, totals_plan)) {
     for (int i = 0; i < rows->rows(); ++i) {
       const std::string_view status = rows->get(i, 0);
-      const long long messages = number(*rows, i, 2);
+      const long long messages = rows->get_int(i, 2);
       report.total.add(status, messages);
-      if (message_status::is_failure(status)) report.errors[number(*rows, i, 1)] += messages;
-      report.timed += number(*rows, i, 3);
-      report.delivery_ms_sum += number(*rows, i, 4);
+      if (message_status::is_failure(status)) report.errors[rows->get_int(i, 1)] += messages;
+      report.timed += rows->get_int(i, 3);
+      report.delivery_ms_sum += rows->get_int(i, 4);
     }
   }
 
@@ -252,8 +240,8 @@ Report compute(pg::Connection& db, long long tenant_id, const MetricsQuery& quer
                                      "period_start, statuses, messages", "delivery_rollup_statuses", "", tenant,
                                      sender, series_plan)) {
     for (int i = 0; i < rows->rows(); ++i) {
-      report.series[series_index(number(*rows, i, 0) * kSecondMicros, query, report.series.size())].add(
-          rows->get(i, 1), number(*rows, i, 2));
+      report.series[series_index(rows->get_int(i, 0) * kSecondMicros, query, report.series.size())].add(
+          rows->get(i, 1), rows->get_int(i, 2));
     }
   }
 
@@ -311,7 +299,7 @@ Report compute(pg::Connection& db, long long tenant_id, const MetricsQuery& quer
       const std::vector<long long> ms = pg::parse_bigint_array(rows.get(i, 1));
       const std::vector<long long> counts = pg::parse_bigint_array(rows.get(i, 2));
       if (ms.size() != counts.size()) throw Error("delivery metrics: malformed delivery times");
-      ValueCounts& into = values[number(rows, i, 0)];
+      ValueCounts& into = values[rows.get_int(i, 0)];
       for (size_t k = 0; k < ms.size(); ++k) into.emplace_back(ms[k], counts[k]);
     }
   }

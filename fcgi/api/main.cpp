@@ -20,5 +20,7 @@ int main(int argc, char** argv) {
   router.add("GET", "/api/v1/whatsapp/delivery-metrics", wagate::api::delivery_metrics);
   wagate::fcgi::ServerOptions options;
   options.name = "wagate-api";
+  // Reads may run up to api_statement_timeout_ms on the server, not the webhooks' db_timeout_ms.
+  options.on_thread_start = [](wagate::Context& context) { context.set_db_use(wagate::DbUse::Api); };
   return wagate::fcgi::run_process(argc, argv, options, router);
 }

@@ -2,6 +2,7 @@
 #include "inbound_message.hpp"
 
 #include <cctype>
+#include <chrono>
 #include <string>
 
 #include "wagate/error.hpp"
@@ -113,6 +114,9 @@ std::string inbound_record(long long tenant_id, const form::Params& params, std:
 }
 
 http::Response inbound_message(http::Request& request, Context& context, Services& services) {
+  // The tenant lookup and the store share one budget: past it the message
+  // is spooled, so Twilio is answered in time even when Postgres does not answer.
+  const DbBudget budget(context, std::chrono::milliseconds(context.config().integer("db_timeout_ms")));
   const webhook::Verified verified = webhook::verify(request, context, services.tenants);
   const std::string sid = webhook::required_param(verified.params, "MessageSid");
   if (sid.size() != 34) throw ApiError(400, "invalid_parameter", "MessageSid must be 34 characters", "MessageSid");

@@ -1,4 +1,5 @@
 // main.cpp — wagate-status: Twilio's delivery-status callbacks, committed in batches.
+#include <chrono>
 #include <memory>
 
 #include "status_callback.hpp"
@@ -22,7 +23,8 @@ int main(int argc, char** argv) {
     const auto config = holder.current();
     intake = std::make_unique<webhook::Intake>(*config);
     writer = std::make_unique<store::StatusWriter>(config->str("pg_dsn"), intake->spool(),
-                                                   static_cast<int>(config->integer("status_committers")));
+                                                   static_cast<int>(config->integer("status_committers")),
+                                                   std::chrono::milliseconds(config->integer("db_timeout_ms")));
   };
   options.on_stop = [&] {
     intake->stop_replay();

@@ -2,6 +2,7 @@
 #include "status_callback.hpp"
 
 #include <cctype>
+#include <chrono>
 #include <string>
 
 #include "wagate/error.hpp"
@@ -47,6 +48,8 @@ std::optional<std::string> error_code(const form::Params& params) {
 }  // namespace
 
 http::Response status_callback(http::Request& request, Context& context, Services& services) {
+  // The tenant lookup and the commit share one budget, so Twilio is answered in time either way.
+  const DbBudget budget(context, std::chrono::milliseconds(context.config().integer("db_timeout_ms")));
   const webhook::Verified verified = webhook::verify(request, context, services.tenants);
   const std::string sid = webhook::required_param(verified.params, "MessageSid");
   if (!valid_message_sid(sid)) {
@@ -69,7 +72,7 @@ http::Response status_callback(http::Request& request, Context& context, Service
   json::set(record.get(), "error_message", json::string(message));
   json::set(record.get(), "received_at", json::string(store::utc_now()));
 
-  const store::Outcome outcome = services.writer.store(json::dump(record.get()));
+  const store::Outcome outcome = services.writer.store(json::dump(record.get()), budget.deadline());
   if (outcome == store::Outcome::Lost) {
     throw ApiError(503, "storage_unavailable", "neither the database nor the spool could store the callback");
   }

@@ -17,7 +17,9 @@
 #include "wagate/error.hpp"
 #include "wagate/log.hpp"
 #include "wagate/metrics.hpp"
+#include "wagate/pg.hpp"
 #include "wagate/process.hpp"
+#include "wagate/text.hpp"
 
 namespace wagate::fcgi {
 namespace {
@@ -27,7 +29,7 @@ std::atomic<bool> g_stopping{false};
 std::string header_name_from_param(std::string_view param) {
   // HTTP_X_TWILIO_SIGNATURE -> x-twilio-signature
   std::string name(param.substr(5));
-  for (char& c : name) c = c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char& c : name) c = c == '_' ? '-' : text::lower(c);
   return name;
 }
 
@@ -146,6 +148,16 @@ http::Response handle(const http::Router& router, http::Request& request, Contex
     response = router.dispatch(request, context);
   } catch (const ApiError& e) {
     response = http::Response::error(e.status(), e.code(), e.what(), e.field());
+  } catch (const pg::QueryError& e) {
+    failure = e.what();
+    if (e.sqlstate() == pg::kQueryCanceled) {
+      // statement_timeout: the session is fine, the query was too slow.
+      response = http::Response::error(503, "query_timeout",
+                                       "the query took longer than the database allows; narrow it or retry later");
+    } else {
+      context.drop_db();
+      response = http::Response::error(503, "database_unavailable", "the database is unavailable; retry later");
+    }
   } catch (const DbError& e) {
     context.drop_db();
     failure = e.what();

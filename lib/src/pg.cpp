@@ -1,6 +1,8 @@
 // pg.cpp — libpq connection, parameterised queries, typed results, transactions.
 #include "wagate/pg.hpp"
 
+#include <poll.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
@@ -8,6 +10,7 @@
 #include <cstring>
 
 #include "wagate/log.hpp"
+#include "wagate/text.hpp"
 
 namespace wagate::pg {
 namespace {
@@ -15,6 +18,15 @@ namespace {
 // libpq waits forever for an unreachable host unless told otherwise; a DSN
 // that sets connect_timeout itself wins over this.
 constexpr const char* kDefaultConnectTimeout = "10";
+// TCP only (a unix socket ignores them): a server host that vanished is
+// noticed by the kernel within about half a minute even on an idle
+// connection, and unacknowledged data is given up on after 10 s. Neither
+// helps against a live kernel whose Postgres does not answer: that is what
+// Limits are for.
+constexpr const char* kKeepalivesIdle = "10";
+constexpr const char* kKeepalivesInterval = "5";
+constexpr const char* kKeepalivesCount = "3";
+constexpr const char* kTcpUserTimeoutMs = "10000";
 constexpr std::string_view kRedacted = "(redacted)";
 // A parameter value shorter than this is only redacted where the server
 // quotes it: replacing every "1" in a message would make it unreadable.
@@ -45,24 +57,9 @@ std::string one_line(std::string_view text) {
   return out;
 }
 
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
+// The raw spelling is added beside this one, so a malformed escape keeps it.
 std::string percent_decode(std::string_view text) {
-  std::string out;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() && hex_digit(text[i + 1]) >= 0 && hex_digit(text[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hex_digit(text[i + 1]) * 16 + hex_digit(text[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(text[i]);
-    }
-  }
-  return out;
+  return text::percent_decode(text, text::Plus::Literal).value_or(std::string(text));
 }
 
 // Every way the DSN's password could be spelled in a libpq message: what
@@ -230,16 +227,18 @@ std::optional<std::string> Result::optional(int row, int col) const {
 }
 
 long long Result::get_int(int row, int col) const {
-  const char* name = PQfname(result_.get(), col);
-  const std::string where = "column '" + std::string(name != nullptr ? name : "?") + "' row " + std::to_string(row);
-  if (is_null(row, col)) throw DbError("postgres: " + where + " is NULL, expected an integer");
-  const std::string_view text = get(row, col);
+  check_cell(row, col);
+  const PGresult* raw = result_.get();
+  const char* text = PQgetvalue(raw, row, col);
+  const char* end = text + PQgetlength(raw, row, col);
   long long value = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc() || end != text.data() + text.size() || text.empty()) {
-    throw DbError("postgres: " + where + " is not an integer");
-  }
-  return value;
+  const auto [stop, error] = std::from_chars(text, end, value);
+  if (error == std::errc() && stop == end && text != end) return value;
+  // Only a failure pays for the message (a NULL reads as "").
+  const char* name = PQfname(raw, col);
+  const std::string where = "column '" + std::string(name != nullptr ? name : "?") + "' row " + std::to_string(row);
+  if (PQgetisnull(raw, row, col) == 1) throw DbError("postgres: " + where + " is NULL, expected an integer");
+  throw DbError("postgres: " + where + " is not an integer");
 }
 
 int Result::column(std::string_view name) const {
@@ -261,16 +260,50 @@ std::string_view Result::command_tag() const { return PQcmdStatus(result_.get())
 
 // --- Connection ---------------------------------------------------------------
 
-Connection::Connection(const std::string& dsn) {
+Connection::Connection(const std::string& dsn, Limits limits, std::optional<Clock::time_point> deadline)
+    : dsn_(dsn), limits_(limits), deadline_(deadline) {
   for (std::string& password : password_spellings(dsn)) passwords_.emplace_back(std::move(password));
+  connect();
+}
+
+void Connection::connect() {
   // The DSN goes in as an expanded dbname after our defaults, so anything
   // it sets overrides them.
-  const char* keywords[] = {"connect_timeout", "fallback_application_name", "dbname", nullptr};
-  const char* values[] = {kDefaultConnectTimeout, program_invocation_short_name, dsn.c_str(), nullptr};
-  conn_.reset(PQconnectdbParams(keywords, values, 1));
-  if (!conn_) throw DbError("postgres: connection failed: out of memory");
-  if (PQstatus(conn_.get()) != CONNECTION_OK) throw_connection_error("connection failed");
+  const char* keywords[] = {"connect_timeout", "fallback_application_name", "keepalives", "keepalives_idle",
+                            "keepalives_interval", "keepalives_count", "tcp_user_timeout", "dbname", nullptr};
+  const char* values[] = {kDefaultConnectTimeout, program_invocation_short_name, "1", kKeepalivesIdle,
+                          kKeepalivesInterval, kKeepalivesCount, kTcpUserTimeoutMs, dsn_.c_str(), nullptr};
+  if (limits_.connect.count() <= 0 && !deadline_) {
+    conn_.reset(PQconnectdbParams(keywords, values, 1));
+    if (!conn_) throw DbError("postgres: connection failed: out of memory");
+    if (PQstatus(conn_.get()) != CONNECTION_OK) throw_connection_error("connection failed");
+  } else {
+    std::optional<Clock::time_point> deadline = deadline_;
+    if (limits_.connect.count() > 0) {
+      const auto own = Clock::now() + limits_.connect;
+      if (!deadline || own < *deadline) deadline = own;
+    }
+    if (Clock::now() >= *deadline) throw Timeout("postgres: connection failed: no time left to connect");
+    // libpq ignores connect_timeout here: the deadline below is the bound.
+    conn_.reset(PQconnectStartParams(keywords, values, 1));
+    if (!conn_) throw DbError("postgres: connection failed: out of memory");
+    if (PQstatus(conn_.get()) == CONNECTION_BAD) throw_connection_error("connection failed");
+    // As the libpq manual says: start as if PQconnectPoll had asked for writing.
+    PostgresPollingStatusType state = PGRES_POLLING_WRITING;
+    while (state != PGRES_POLLING_OK) {
+      if (state == PGRES_POLLING_FAILED) throw_connection_error("connection failed");
+      wait_socket(state == PGRES_POLLING_WRITING, *deadline, "connection failed");
+      state = PQconnectPoll(conn_.get());
+    }
+  }
+  // Non-blocking: a send never waits on a server that does not read, and
+  // PQfinish of an abandoned connection never waits either.
+  if (PQsetnonblocking(conn_.get(), 1) != 0) throw_connection_error("connection failed");
   PQsetNoticeReceiver(conn_.get(), log_notice, nullptr);
+  if (limits_.server_statement.count() > 0) {
+    const std::string ms = std::to_string(limits_.server_statement.count());
+    exec("SELECT set_config('statement_timeout', $1, false)", {std::string_view(ms)});
+  }
 }
 
 // Every occurrence is replaced, even of a very short password that also
@@ -279,6 +312,80 @@ void Connection::throw_connection_error(std::string_view what) const {
   std::string text = conn_ ? PQerrorMessage(conn_.get()) : "no connection";
   for (const Secret& password : passwords_) replace_all(text, password.reveal(), kRedacted);
   throw DbError("postgres: " + std::string(what) + ": " + one_line(text));
+}
+
+std::optional<Connection::Clock::time_point> Connection::statement_deadline() const {
+  std::optional<Clock::time_point> deadline = deadline_;
+  if (limits_.statement.count() > 0) {
+    const auto own = Clock::now() + limits_.statement;
+    if (!deadline || own < *deadline) deadline = own;
+  }
+  return deadline;
+}
+
+// The server may still be working on what it was sent, and may commit it:
+// the caller must treat the outcome as unknown (webhook records are
+// idempotent, so storing one again later has the effect of once). Closing
+// the socket is what stops the wait; PQfinish cannot block on a
+// non-blocking connection.
+void Connection::abandon(std::string_view what) {
+  conn_.reset();
+  throw Timeout("postgres: " + std::string(what) + ": no answer in time; connection abandoned");
+}
+
+void Connection::wait_socket(bool for_write, Clock::time_point deadline, std::string_view what) {
+  while (true) {
+    const int fd = PQsocket(conn_.get());
+    if (fd < 0) throw_connection_error(what);
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) abandon(what);
+    // Readable matters while writing too: libpq must consume what the server sends.
+    pollfd watch{fd, static_cast<short>(for_write ? (POLLOUT | POLLIN) : POLLIN), 0};
+    const int ready = poll(&watch, 1, static_cast<int>(std::min<long long>(left.count(), 60000)));
+    if (ready > 0) return;
+    if (ready < 0 && errno != EINTR) throw DbError(std::string("postgres: poll failed: ") + std::strerror(errno));
+  }
+}
+
+void Connection::before_send(std::string_view what) {
+  if (!conn_) throw DbError("postgres: " + std::string(what) + ": the connection was abandoned after a timeout");
+  if (deadline_ && Clock::now() >= *deadline_) {
+    // Nothing is sent. A session left inside a transaction cannot be
+    // handed to the next request, so that one goes.
+    if (PQtransactionStatus(conn_.get()) != PQTRANS_IDLE) conn_.reset();
+    throw Timeout("postgres: " + std::string(what) + ": the request's time for the database has run out");
+  }
+}
+
+PGresult* Connection::await_result(std::optional<Clock::time_point> deadline, std::string_view what) {
+  PGconn* conn = conn_.get();
+  const Clock::time_point until = deadline.value_or(Clock::time_point::max());
+  // What a non-blocking send could not write yet.
+  while (true) {
+    const int flushed = PQflush(conn);
+    if (flushed < 0) return nullptr;
+    if (flushed == 0) break;
+    wait_socket(true, until, what);
+    if (PQconsumeInput(conn) == 0) return nullptr;
+  }
+  // PQexec's rule for several results (a script): the first error, else the last.
+  std::unique_ptr<PGresult, ResultDeleter> kept;
+  while (true) {
+    if (PQconsumeInput(conn) == 0) return kept ? kept.release() : nullptr;
+    while (PQisBusy(conn) == 0) {
+      PGresult* next = PQgetResult(conn);
+      if (next == nullptr) return kept.release();
+      const ExecStatusType status = PQresultStatus(next);
+      if (kept && PQresultStatus(kept.get()) == PGRES_FATAL_ERROR) {
+        PQclear(next);
+      } else {
+        kept.reset(next);
+      }
+      // COPY is never used; stop rather than wait for data nobody sends.
+      if (status == PGRES_COPY_IN || status == PGRES_COPY_OUT || status == PGRES_COPY_BOTH) return kept.release();
+    }
+    wait_socket(false, until, what);
+  }
 }
 
 Result Connection::check(PGresult* raw_result, std::span<const Param> params) {
@@ -311,13 +418,25 @@ Result Connection::check(PGresult* raw_result, std::span<const Param> params) {
 Result Connection::exec(std::string_view sql, std::span<const Param> params) {
   const TextParams text(params);
   const std::string statement(sql);
-  return check(PQexecParams(conn_.get(), statement.c_str(), text.count(), nullptr, text.values(), nullptr, nullptr, 0),
-               params);
+  before_send("query failed");
+  if (PQsendQueryParams(conn_.get(), statement.c_str(), text.count(), nullptr, text.values(), nullptr, nullptr,
+                        0) == 0) {
+    throw_connection_error("query failed");
+  }
+  return check(await_result(statement_deadline(), "query failed"), params);
 }
 
 void Connection::exec_script(std::string_view sql) {
   const std::string script(sql);
-  check(PQexec(conn_.get(), script.c_str()), {});
+  before_send("query failed");
+  if (PQsendQuery(conn_.get(), script.c_str()) == 0) throw_connection_error("query failed");
+  check(await_result(statement_deadline(), "query failed"), {});
+}
+
+void Connection::send_prepare(const std::string& name, const std::string& sql) {
+  before_send("prepare failed");
+  if (PQsendPrepare(conn_.get(), name.c_str(), sql.c_str(), 0, nullptr) == 0) throw_connection_error("prepare failed");
+  check(await_result(statement_deadline(), "prepare failed"), {});
 }
 
 void Connection::prepare(const std::string& name, std::string_view sql) {
@@ -327,22 +446,26 @@ void Connection::prepare(const std::string& name, std::string_view sql) {
     throw DbError("postgres: statement '" + name + "' is already prepared with different SQL");
   }
   std::string statement(sql);
-  check(PQprepare(conn_.get(), name.c_str(), statement.c_str(), 0, nullptr), {});
+  send_prepare(name, statement);
   prepared_.emplace_back(name, std::move(statement));
 }
 
 Result Connection::exec_prepared(const std::string& name, std::span<const Param> params) {
   const TextParams text(params);
-  return check(PQexecPrepared(conn_.get(), name.c_str(), text.count(), text.values(), nullptr, nullptr, 0), params);
+  before_send("query failed");
+  if (PQsendQueryPrepared(conn_.get(), name.c_str(), text.count(), text.values(), nullptr, nullptr, 0) == 0) {
+    throw_connection_error("query failed");
+  }
+  return check(await_result(statement_deadline(), "query failed"), params);
 }
 
 bool Connection::healthy() const { return conn_ && PQstatus(conn_.get()) == CONNECTION_OK; }
 
 void Connection::reset() {
-  PQreset(conn_.get());
-  if (PQstatus(conn_.get()) != CONNECTION_OK) throw_connection_error("reconnect failed");
+  conn_.reset();
+  connect();
   // Prepared statements live in the server session, which is a new one now.
-  for (const auto& [name, sql] : prepared_) check(PQprepare(conn_.get(), name.c_str(), sql.c_str(), 0, nullptr), {});
+  for (const auto& [name, sql] : prepared_) send_prepare(name, sql);
 }
 
 // --- Transaction ----------------------------------------------------------------

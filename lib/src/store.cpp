@@ -71,8 +71,9 @@ std::string utc_now() {
   return std::string(text, n) + fraction;
 }
 
-StatusWriter::StatusWriter(std::string pg_dsn, spool::Spool& spool, int committers)
-    : pg_dsn_(std::move(pg_dsn)), spool_(spool) {
+StatusWriter::StatusWriter(std::string pg_dsn, spool::Spool& spool, int committers,
+                           std::chrono::milliseconds db_timeout)
+    : pg_dsn_(std::move(pg_dsn)), spool_(spool), db_timeout_(db_timeout) {
   for (int i = 0; i < committers; ++i) threads_.emplace_back([this] { run(); });
 }
 
@@ -85,69 +86,101 @@ StatusWriter::~StatusWriter() {
   for (auto& thread : threads_) thread.join();
 }
 
-Outcome StatusWriter::store(std::string record) {
-  Job job{std::move(record), {}};
-  auto done = job.done.get_future();
+Outcome StatusWriter::store(std::string record, Clock::time_point deadline) {
+  auto job = std::make_shared<Job>();
+  job->record = std::move(record);
+  auto done = job->done.get_future();
   {
     const std::lock_guard lock(mutex_);
-    queue_.push_back(&job);
+    queue_.push_back(job);
   }
   wake_.notify_one();
-  const Outcome outcome = done.get();
-  metrics::count_status_callback(job.record, outcome_name(outcome));
+  Outcome outcome = Outcome::Lost;
+  if (done.wait_until(deadline) == std::future_status::ready) {
+    outcome = done.get();
+  } else if (!job->claimed.exchange(true)) {
+    // The committer holding it (or none yet) did not answer in time; a
+    // committer that takes it later skips it.
+    log::warning("status_commit_timeout").kv("records", 1LL);
+    outcome = spool_records({job});
+  } else {
+    // A committer claimed it first and is answering now: a moment, or one
+    // fsync of the spool.
+    outcome = done.get();
+  }
+  metrics::count_status_callback(job->record, outcome_name(outcome));
   return outcome;
 }
 
 void StatusWriter::run() {
   std::unique_ptr<pg::Connection> owner;
   pg::Connection* conn = nullptr;
-  std::vector<Job*> batch;
+  std::vector<std::shared_ptr<Job>> batch;
   while (true) {
     {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, and everything handed over has been answered
       while (!queue_.empty() && batch.size() < kMaxBatch) {
-        batch.push_back(queue_.front());
+        // A record whose waiter gave up is already in the spool.
+        if (!queue_.front()->claimed.load()) batch.push_back(queue_.front());
         queue_.pop_front();
       }
     }
-    commit(conn, owner, batch);
+    if (!batch.empty()) commit(conn, owner, batch);
     batch.clear();
   }
 }
 
-void StatusWriter::commit(pg::Connection*& conn, std::unique_ptr<pg::Connection>& owner, std::vector<Job*>& batch) {
+Outcome StatusWriter::spool_records(const std::vector<std::shared_ptr<Job>>& jobs) {
+  Outcome outcome = Outcome::Spooled;
+  try {
+    std::vector<std::string> payloads;
+    payloads.reserve(jobs.size());
+    for (const auto& job : jobs) payloads.push_back(job->record);
+    spool_.append_batch(payloads);
+    metrics::count_spool_append("status", payloads.size());
+  } catch (const Error& e) {
+    log::error("spool_append_failed").kv("records", static_cast<long long>(jobs.size())).kv("error", e.what());
+    outcome = Outcome::Lost;
+  }
+  log::warning("status_spooled").kv("records", static_cast<long long>(jobs.size())).kv("outcome", outcome_name(outcome));
+  return outcome;
+}
+
+void StatusWriter::commit(pg::Connection*& conn, std::unique_ptr<pg::Connection>& owner,
+                          std::vector<std::shared_ptr<Job>>& batch) {
   std::vector<const std::string*> records;
   records.reserve(batch.size());
-  for (const Job* job : batch) records.push_back(&job->record);
+  for (const auto& job : batch) records.push_back(&job->record);
   try {
     if (conn == nullptr || !conn->healthy()) {
-      owner = std::make_unique<pg::Connection>(pg_dsn_);
+      // Bounded like every wait of the webhook path: a committer stuck on a
+      // server that does not answer gives up, drops the connection and is
+      // free for the next batch.
+      owner = std::make_unique<pg::Connection>(
+          pg_dsn_, pg::Limits{.connect = db_timeout_, .statement = db_timeout_, .server_statement = db_timeout_});
       prepare_status(*owner);
       conn = owner.get();
     }
     const std::vector<Outcome> outcomes = store_status_batch(*conn, records);
-    for (std::size_t i = 0; i < batch.size(); ++i) batch[i]->done.set_value(outcomes[i]);
+    // A job its waiter gave up on is in the spool too; replay finds it a duplicate.
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (!batch[i]->claimed.exchange(true)) batch[i]->done.set_value(outcomes[i]);
+    }
     return;
   } catch (const DbError& e) {
     log::warning("status_commit_failed").kv("records", static_cast<long long>(batch.size())).kv("error", e.what());
     owner.reset();
     conn = nullptr;
   }
-  Outcome outcome = Outcome::Spooled;
-  try {
-    std::vector<std::string> payloads;
-    payloads.reserve(batch.size());
-    for (const Job* job : batch) payloads.push_back(job->record);
-    spool_.append_batch(payloads);
-    metrics::count_spool_append("status", payloads.size());
-  } catch (const Error& e) {
-    log::error("spool_append_failed").kv("records", static_cast<long long>(batch.size())).kv("error", e.what());
-    outcome = Outcome::Lost;
+  std::vector<std::shared_ptr<Job>> unanswered;
+  for (const auto& job : batch) {
+    if (!job->claimed.exchange(true)) unanswered.push_back(job);
   }
-  log::warning("status_spooled").kv("records", static_cast<long long>(batch.size())).kv("outcome", outcome_name(outcome));
-  for (Job* job : batch) job->done.set_value(outcome);
+  if (unanswered.empty()) return;  // every waiter spooled its own record
+  const Outcome outcome = spool_records(unanswered);
+  for (const auto& job : unanswered) job->done.set_value(outcome);
 }
 
 Outcome store_inbound(pg::Connection& db, const std::string& record) {

@@ -145,6 +145,63 @@ TEST_F(PgLive, PreparedStatementSurvivesReconnect) {
   EXPECT_EQ(conn_->exec_prepared("add_one", {"41"}).get_int(0, 0), 42);
 }
 
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// The client gives up at its limit (2 s is the webhook path's contract),
+// abandons the connection, and a new one works.
+TEST_F(PgLive, StatementPastTheClientLimitIsAbandoned) {
+  pg::Connection bounded(dsn_, pg::Limits{.connect = 2000ms, .statement = 300ms});
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_THROW(bounded.exec("SELECT pg_sleep(5)"), pg::Timeout);
+  EXPECT_LT(seconds_since(start), 2.0);
+  EXPECT_FALSE(bounded.healthy());
+  EXPECT_THROW(bounded.exec("SELECT 1"), DbError);  // no silent reuse of the abandoned session
+  bounded.reset();
+  EXPECT_EQ(bounded.exec("SELECT 41 + 1").get_int(0, 0), 42);
+}
+
+// What "the outcome is unknown" means: a statement given up on may still
+// commit. Webhook records are idempotent for exactly this reason.
+TEST_F(PgLive, AnAbandonedStatementMayStillCommit) {
+  pg::Connection bounded(dsn_, pg::Limits{.statement = 100ms});
+  EXPECT_THROW(bounded.exec("INSERT INTO client_test SELECT 'late', 1 FROM pg_sleep(0.5)"), pg::Timeout);
+  long long rows = 0;
+  for (int i = 0; i < 50 && rows == 0; ++i) {
+    std::this_thread::sleep_for(100ms);
+    rows = committed_rows();
+  }
+  EXPECT_EQ(rows, 1);
+}
+
+TEST_F(PgLive, ServerStatementTimeoutCancelsWith57014) {
+  pg::Connection bounded(dsn_, pg::Limits{.server_statement = 200ms});
+  try {
+    bounded.exec("SELECT pg_sleep(5)");
+    FAIL() << "pg_sleep(5) was not cancelled";
+  } catch (const pg::QueryError& e) {
+    EXPECT_EQ(e.sqlstate(), pg::kQueryCanceled) << e.what();
+  }
+  EXPECT_TRUE(bounded.healthy());  // the session is fine, only the statement was too slow
+  EXPECT_EQ(bounded.exec("SHOW statement_timeout").get(0, 0), "200ms");
+}
+
+TEST_F(PgLive, PassedDeadlineSendsNothingAndNeverLeavesATransactionOpen) {
+  pg::Connection conn(dsn_, pg::Limits{.connect = 2000ms, .statement = 2000ms});
+  conn.set_deadline(std::chrono::steady_clock::now() - 1ms);
+  EXPECT_THROW(conn.exec("INSERT INTO client_test VALUES ('never', 1)"), pg::Timeout);
+  EXPECT_TRUE(conn.healthy());  // nothing was sent: the session is still usable
+  conn.set_deadline(std::nullopt);
+  {
+    pg::Transaction transaction(conn);
+    conn.exec("INSERT INTO client_test VALUES ('rolled back', 1)");
+    conn.set_deadline(std::chrono::steady_clock::now() - 1ms);
+  }  // the destructor's ROLLBACK cannot be sent: the session inside the transaction is dropped
+  EXPECT_FALSE(conn.healthy());
+  EXPECT_EQ(committed_rows(), 0);
+}
+
 class RedisLive : public ::testing::Test {
  protected:
   void SetUp() override {

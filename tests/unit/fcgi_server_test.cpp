@@ -9,6 +9,7 @@
 #include "test_context.hpp"
 #include "wagate/error.hpp"
 #include "wagate/json.hpp"
+#include "wagate/pg.hpp"
 
 namespace wagate::fcgi {
 namespace {
@@ -66,6 +67,15 @@ TEST(FcgiServer, HandleMapsEachFailureToOneStatusAndJsonError) {
       {[]() -> http::Response { throw DbError("postgres: connection refused"); }, 503, "database_unavailable"},
       {[]() -> http::Response { throw RedisError("redis: down"); }, 503, "queue_unavailable"},
       {[]() -> http::Response { throw std::runtime_error("boom"); }, 500, "internal_error"},
+      // statement_timeout cancelled a slow read: not an outage, and not a 500.
+      {[]() -> http::Response {
+         throw pg::QueryError("57014", "postgres: canceling statement due to statement timeout (SQLSTATE 57014)");
+       },
+       503, "query_timeout"},
+      {[]() -> http::Response { throw pg::Timeout("postgres: query failed: no answer in time"); }, 503,
+       "database_unavailable"},
+      {[]() -> http::Response { throw pg::QueryError("42P01", "postgres: relation does not exist"); }, 503,
+       "database_unavailable"},
   };
   for (const Case& c : cases) {
     http::Router router;

@@ -8,11 +8,16 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
+#include "silent_server.hpp"
+
 namespace wagate::pg {
 namespace {
+
+using namespace std::chrono_literals;
 
 // A loopback port nothing listens on: bound to get a free number, then closed.
 int closed_port() {
@@ -26,6 +31,12 @@ int closed_port() {
   EXPECT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length), 0);
   close(fd);
   return ntohs(addr.sin_port);
+}
+
+using test::SilentServer;
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 std::string connection_error(const std::string& dsn) {
@@ -46,6 +57,34 @@ TEST(PgConnection, RefusedConnectionNamesTheServerButNotThePassword) {
   EXPECT_NE(message.find(port), std::string::npos) << message;
   EXPECT_EQ(message.find("hunter2"), std::string::npos) << message;
   EXPECT_EQ(message.find('\n'), std::string::npos) << "one line: " << message;
+}
+
+// The bounds below (2 s) are the webhook path's contract, not a speed test:
+// without a deadline libpq waits connect_timeout (10 s) or for ever.
+TEST(PgDeadline, ConnectingToAServerThatNeverAnswersGivesUpAtTheLimit) {
+  const SilentServer server;
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    Connection conn(server.pg_dsn(), Limits{.connect = 300ms});
+    FAIL() << "connected to a server that never answers";
+  } catch (const Timeout& e) {
+    EXPECT_NE(std::string(e.what()).find("no answer in time"), std::string::npos) << e.what();
+  }
+  EXPECT_LT(seconds_since(start), 2.0);
+}
+
+TEST(PgDeadline, ARequestDeadlineBoundsConnectingWithoutALimit) {
+  const SilentServer server;
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_THROW(Connection(server.pg_dsn(), Limits{}, std::chrono::steady_clock::now() + 300ms), Timeout);
+  EXPECT_LT(seconds_since(start), 2.0);
+}
+
+TEST(PgDeadline, APassedDeadlineFailsAtOnceWithoutConnecting) {
+  const SilentServer server;
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_THROW(Connection(server.pg_dsn(), Limits{.connect = 5000ms}, std::chrono::steady_clock::now() - 1ms), Timeout);
+  EXPECT_LT(seconds_since(start), 0.5);
 }
 
 TEST(PgConnection, UriDsnPasswordIsNotShown) {

@@ -3,9 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <regex>
 #include <thread>
+
+#include "silent_server.hpp"
 
 namespace wagate::store {
 namespace {
@@ -22,7 +25,7 @@ TEST(Store, StatusWriterSpoolsEveryRecordWhenPostgresIsDown) {
   const std::string dir = tmpl;
   {
     spool::Spool spool(dir);
-    StatusWriter writer(kDeadDsn, spool, 2);
+    StatusWriter writer(kDeadDsn, spool, 2, std::chrono::milliseconds(1000));
     std::vector<std::thread> threads;
     std::atomic<int> spooled{0};
     for (int i = 0; i < 8; ++i) {
@@ -39,8 +42,57 @@ TEST(Store, StatusWriterSpoolsEveryRecordWhenPostgresIsDown) {
 
 TEST(Store, StatusWriterReportsLostWhenNeitherStoreWorks) {
   spool::Spool spool("/proc/wagate-cannot-exist");
-  StatusWriter writer(kDeadDsn, spool, 1);
+  StatusWriter writer(kDeadDsn, spool, 1, std::chrono::milliseconds(1000));
   EXPECT_EQ(writer.store(R"({"kind":"status"})"), Outcome::Lost);
+}
+
+using test::SilentServer;
+
+// The contract is Twilio's: every callback answered within 2 s, stored or spooled.
+TEST(Store, StatusWriterSpoolsWithinTheDeadlineWhenPostgresNeverAnswers) {
+  char tmpl[] = "/tmp/wagate-store-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  const SilentServer server;
+  {
+    spool::Spool spool(dir);
+    StatusWriter writer(server.pg_dsn(), spool, 1, std::chrono::milliseconds(300));
+    std::vector<std::thread> threads;
+    std::atomic<int> spooled{0};
+    std::atomic<int> late{0};
+    for (int i = 0; i < 4; ++i) {
+      threads.emplace_back([&, i] {
+        const auto start = std::chrono::steady_clock::now();
+        if (writer.store(R"({"kind":"status","n":)" + std::to_string(i) + "}") == Outcome::Spooled) ++spooled;
+        if (std::chrono::steady_clock::now() - start > std::chrono::seconds(2)) ++late;
+      });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(spooled.load(), 4);
+    EXPECT_EQ(late.load(), 0);
+  }
+  EXPECT_EQ(spool::stats(dir).records, 4U);  // each once, though waiter and committer both gave up
+  std::filesystem::remove_all(dir);
+}
+
+// The waiter does not depend on its committer: here the committer is still
+// stuck connecting (its own limit is 3 s) when the request's deadline passes.
+TEST(Store, StatusWriterWaiterSpoolsItselfWhileItsCommitterIsStuck) {
+  char tmpl[] = "/tmp/wagate-store-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  const SilentServer server;
+  {
+    spool::Spool spool(dir);
+    StatusWriter writer(server.pg_dsn(), spool, 1, std::chrono::milliseconds(3000));
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_EQ(writer.store(R"({"kind":"status","n":1})", start + std::chrono::milliseconds(300)), Outcome::Spooled);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+    EXPECT_EQ(spool::stats(dir).records, 1U);
+  }
+  // The committer gave up later and found the record answered: not spooled twice.
+  EXPECT_EQ(spool::stats(dir).records, 1U);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 
 #include <libpq-fe.h>
 
+#include <chrono>
 #include <initializer_list>
 #include <memory>
 #include <optional>
@@ -72,12 +73,42 @@ class QueryError : public DbError {
   int position_;
 };
 
+// The client did not get the server's answer in time (see Limits). The
+// connection is abandoned: healthy() is false from then on. What the server
+// does with a statement it had received is unknown; it may still commit it.
+class Timeout : public DbError {
+ public:
+  using DbError::DbError;
+};
+
+// Bounds on the waits of one connection. A zero bound is no bound: admin
+// tools and workers connect with libpq's blocking call (and connect_timeout)
+// and wait for their statements as long as they take.
+struct Limits {
+  // Connecting and the session set-up, as one deadline (PQconnectStart/Poll).
+  std::chrono::milliseconds connect{0};
+  // Each statement's answer, from sending it to its last result.
+  std::chrono::milliseconds statement{0};
+  // The server's own statement_timeout (SET on connect): it cancels a slow
+  // statement with SQLSTATE 57014, which a client-side deadline cannot do.
+  std::chrono::milliseconds server_statement{0};
+};
+
+// SQLSTATE of a statement the server cancelled (statement_timeout).
+inline constexpr std::string_view kQueryCanceled = "57014";
+
 // One server connection; not thread-safe (one per thread, see Context).
 class Connection {
  public:
-  // Connects (PQconnectdb) and checks PQstatus. Throws DbError
-  // "postgres: connection failed: ..."; the DSN's password never appears in it.
-  explicit Connection(const std::string& dsn);
+  using Clock = std::chrono::steady_clock;
+
+  // Connects and checks PQstatus. Throws DbError "postgres: connection
+  // failed: ...", or Timeout when limits.connect passes first; the DSN's
+  // password never appears in either. TCP connections get keepalives and
+  // tcp_user_timeout, so a peer that vanished is noticed by the kernel too.
+  // A deadline is as set_deadline(), from the first wait of connecting on.
+  explicit Connection(const std::string& dsn, Limits limits = {},
+                      std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt);
 
   // One statement with $1..$n parameters (PQexecParams, extended protocol).
   // Throws QueryError when the server rejects it, DbError when the connection
@@ -99,16 +130,35 @@ class Connection {
     return exec_prepared(name, std::span<const Param>(params.begin(), params.size()));
   }
 
-  [[nodiscard]] bool healthy() const;  // PQstatus == CONNECTION_OK
+  [[nodiscard]] bool healthy() const;  // PQstatus == CONNECTION_OK, and not abandoned
   // Reconnects with the same parameters and prepares the remembered
   // statements again; throws DbError if the server is still unreachable.
   void reset();
   [[nodiscard]] PGconn* raw() { return conn_.get(); }
 
+  // A point in time no wait of this connection goes past, on top of the
+  // per-statement limit (a request's whole budget); nullopt clears it. A
+  // call made after it has passed throws Timeout without asking the server.
+  void set_deadline(std::optional<Clock::time_point> deadline) { deadline_ = deadline; }
+
  private:
+  void connect();
+  // Throws before anything is sent when the connection is gone or the
+  // deadline has passed.
+  void before_send(std::string_view what);
+  void send_prepare(const std::string& name, const std::string& sql);
   Result check(PGresult* result, std::span<const Param> params);
+  // Waits for the answer to what was just sent, within the statement limit.
+  // Null when the connection failed; throws Timeout when the deadline passed.
+  PGresult* await_result(std::optional<Clock::time_point> deadline, std::string_view what);
+  [[nodiscard]] std::optional<Clock::time_point> statement_deadline() const;
+  void wait_socket(bool for_write, Clock::time_point deadline, std::string_view what);
+  [[noreturn]] void abandon(std::string_view what);
   [[noreturn]] void throw_connection_error(std::string_view what) const;
 
+  std::string dsn_;
+  Limits limits_;
+  std::optional<Clock::time_point> deadline_;
   std::unique_ptr<PGconn, ConnDeleter> conn_;
   std::vector<Secret> passwords_;  // the DSN's password spellings, only to scrub them from messages
   std::vector<std::pair<std::string, std::string>> prepared_;  // name, SQL

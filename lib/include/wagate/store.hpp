@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <future>
@@ -36,28 +37,47 @@ std::string utc_now();
 // takes everything waiting (up to a bound) and stores it with one statement,
 // one transaction and one commit. Nobody is answered before the commit (or
 // the fsync of the spool) that holds their record.
+//
+// A waiter does not depend on its committer: when the commit holding its
+// record has not answered by the waiter's deadline (Postgres stopped, a
+// dead socket), the waiter spools the record itself and is answered. The
+// committer gives up on its own after db_timeout (its connection is then
+// abandoned, and it connects again for the next batch). Such a record may
+// still be committed by the statement given up on: it is then both in
+// Postgres and in the spool, and replay finds it a duplicate (key
+// MessageSid + status), so it is stored once.
 class StatusWriter {
  public:
-  StatusWriter(std::string pg_dsn, spool::Spool& spool, int committers);
+  using Clock = std::chrono::steady_clock;
+
+  StatusWriter(std::string pg_dsn, spool::Spool& spool, int committers, std::chrono::milliseconds db_timeout);
   StatusWriter(const StatusWriter&) = delete;
   StatusWriter& operator=(const StatusWriter&) = delete;
   ~StatusWriter();
 
-  Outcome store(std::string record);  // blocks until durable
+  // Blocks until durable: committed, or spooled once the deadline passes.
+  Outcome store(std::string record, Clock::time_point deadline);
+  Outcome store(std::string record) { return store(std::move(record), Clock::now() + db_timeout_); }
 
  private:
   struct Job {
     std::string record;
     std::promise<Outcome> done;
+    // Whoever sets it first answers: a committer with its outcome, or the
+    // waiter that gave up and spooled the record itself.
+    std::atomic<bool> claimed{false};
   };
   void run();
-  void commit(pg::Connection*& conn, std::unique_ptr<pg::Connection>& owner, std::vector<Job*>& batch);
+  void commit(pg::Connection*& conn, std::unique_ptr<pg::Connection>& owner,
+              std::vector<std::shared_ptr<Job>>& batch);
+  Outcome spool_records(const std::vector<std::shared_ptr<Job>>& jobs);
 
   std::string pg_dsn_;
   spool::Spool& spool_;
+  std::chrono::milliseconds db_timeout_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<Job*> queue_;
+  std::deque<std::shared_ptr<Job>> queue_;
   bool stopping_ = false;
   std::vector<std::thread> threads_;
 };
