@@ -110,9 +110,14 @@ std::shared_ptr<const Tenant> Cache::find(const std::function<pg::Connection*()>
     if (conn == nullptr) throw DbError("postgres: no connection");
     sealed = load_sealed(*conn, account_sid);
   } catch (const DbError&) {
-    if (have_stale) return stale;
-    if (auto from_disk = from_snapshot(master_key, account_sid)) return from_disk;
-    throw;
+    std::shared_ptr<const Tenant> fallback = have_stale ? stale : from_snapshot(master_key, account_sid);
+    if (!fallback) throw;
+    // Kept for another ttl without asking again: during an outage every
+    // lookup would otherwise spend a webhook's whole database budget on a
+    // connection that cannot succeed.
+    const std::lock_guard lock(mutex_);
+    entries_[std::string(account_sid)] = Entry{fallback, now};
+    return fallback;
   }
   std::shared_ptr<const Tenant> tenant;
   if (sealed) {
