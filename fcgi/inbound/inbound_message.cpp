@@ -133,7 +133,11 @@ http::Response inbound_message(http::Request& request, Context& context, Service
 
   const char* outcome = "stored";
   try {
-    if (store::store_inbound(context.db(), record) == store::Outcome::Duplicate) outcome = "duplicate";
+    const store::Outcome stored = store::store_inbound(context.db(), record);
+    if (stored == store::Outcome::Refused) {
+      throw ApiError(400, "unstorable_message", "the database refused a value of this message; it was not stored");
+    }
+    if (stored == store::Outcome::Duplicate) outcome = "duplicate";
   } catch (const DbError& e) {
     context.drop_db();
     log::warning("inbound_commit_failed").kv("req_id", request.request_id).kv("sid", sid).kv("error", e.what());

@@ -76,6 +76,11 @@ http::Response status_callback(http::Request& request, Context& context, Service
   if (outcome == store::Outcome::Lost) {
     throw ApiError(503, "storage_unavailable", "neither the database nor the spool could store the callback");
   }
+  if (outcome == store::Outcome::Refused) {
+    // Logged with its MessageSid and SQLSTATE by the writer; a 4xx tells
+    // Twilio (and whoever reads its debugger) that this one was not stored.
+    throw ApiError(400, "unstorable_callback", "the database refused a value of this callback; it was not stored");
+  }
   log::debug("status_callback").kv("req_id", request.request_id).kv("tenant", verified.tenant->name)
       .kv("sid", sid).kv("status", status)
       .kv("outcome", outcome == store::Outcome::Duplicate ? "duplicate"

@@ -364,6 +364,13 @@ void count_spool_append(std::string_view kind, std::size_t records) {
   family.with({kind}).inc(records);
 }
 
+void count_spool_quarantine(std::string_view reason, std::size_t records) {
+  static auto& family = global().counter(
+      "wagate_spool_quarantined_total",
+      "Spool records (or damaged byte ranges) moved to a quarantine file on replay instead of Postgres.", {"reason"});
+  family.with({reason}).inc(records);
+}
+
 void count_send(std::string_view outcome) {
   static auto& family = global().counter(
       "wagate_sends_total",

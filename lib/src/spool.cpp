@@ -10,12 +10,15 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include "wagate/error.hpp"
 #include "wagate/log.hpp"
+#include "wagate/metrics.hpp"
 
 namespace wagate::spool {
 namespace {
@@ -48,6 +51,19 @@ std::string errno_text() { return std::strerror(errno); }
 bool is_spool_file(const char* name) {
   const std::string_view n(name);
   return n.starts_with("spool-") && n.ends_with(".log");
+}
+
+bool is_quarantine_file(const char* name) {
+  const std::string_view n(name);
+  return n.starts_with("quarantine-") && n.ends_with(".log");
+}
+
+void fsync_dir(const std::string& dir) {
+  const int dir_fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    fsync(dir_fd);
+    close(dir_fd);
+  }
 }
 
 std::vector<std::string> spool_files(const std::string& dir) {
@@ -83,23 +99,92 @@ bool read_all(int fd, std::string& out) {
   }
 }
 
-// Splits a file's bytes into complete, intact records; a torn tail ends it.
-std::vector<std::string> parse_records(std::string_view bytes, const std::string& path) {
-  std::vector<std::string> records;
-  std::size_t pos = 0;
-  while (bytes.size() - pos >= kHeaderSize) {
-    const std::uint32_t length = get_u32(bytes.data() + pos);
-    const std::uint32_t crc = get_u32(bytes.data() + pos + 4);
-    if (length > kMaxRecord || bytes.size() - pos - kHeaderSize < length) break;
-    const std::string_view payload = bytes.substr(pos + kHeaderSize, length);
-    if (crc32(payload) != crc) break;
-    records.emplace_back(payload);
-    pos += kHeaderSize + length;
+// The length of the intact, non-empty record at pos, if one starts there.
+std::optional<std::uint32_t> record_at(std::string_view bytes, std::size_t pos) {
+  if (bytes.size() - pos < kHeaderSize) return std::nullopt;
+  const std::uint32_t length = get_u32(bytes.data() + pos);
+  if (length == 0 || length > kMaxRecord || bytes.size() - pos - kHeaderSize < length) return std::nullopt;
+  if (crc32(bytes.substr(pos + kHeaderSize, length)) != get_u32(bytes.data() + pos + 4)) return std::nullopt;
+  return length;
+}
+
+// What a write cut short by a crash leaves: part of a header, a header whose
+// payload never arrived, or blocks the file system had allocated but not
+// yet written (zeros).
+bool looks_torn(std::string_view tail) {
+  if (tail.size() < kHeaderSize) return true;
+  if (std::all_of(tail.begin(), tail.end(), [](char c) { return c == 0; })) return true;
+  const std::uint32_t length = get_u32(tail.data());
+  return length > 0 && length <= kMaxRecord && tail.size() - kHeaderSize < length;
+}
+
+// Counts the intact records of bytes (as replay would find them).
+std::uint64_t count_records(std::string_view bytes) { return parse_file(bytes).records.size(); }
+
+bool pread_all(int fd, std::string& out, std::size_t offset, std::size_t length) {
+  out.resize(length);
+  std::size_t done = 0;
+  while (done < length) {
+    const ssize_t got = pread(fd, out.data() + done, length - done, static_cast<off_t>(offset + done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return false;
+    done += static_cast<std::size_t>(got);
   }
-  if (pos != bytes.size()) {
-    log::warning("spool_torn_tail").kv("file", path).kv("dropped_bytes", static_cast<long long>(bytes.size() - pos));
+  return true;
+}
+
+bool write_all(int fd, std::string_view bytes) {
+  std::size_t written = 0;
+  while (written < bytes.size()) {
+    const ssize_t n = write(fd, bytes.data() + written, bytes.size() - written);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    written += static_cast<std::size_t>(n);
   }
-  return records;
+  return true;
+}
+
+void frame(std::string& out, std::string_view payload) {
+  char header[kHeaderSize];
+  put_u32(header, static_cast<std::uint32_t>(payload.size()));
+  put_u32(header + 4, crc32(payload));
+  out.append(header, kHeaderSize);
+  out.append(payload);
+}
+
+// The sidecar of a spool file: how many records its writer has fsynced and
+// up to which byte, with a CRC so that a torn or concurrent read is noticed
+// (and the file counted the slow way) rather than believed.
+constexpr std::size_t kSidecarSize = 20;
+
+std::string sidecar_path(std::string_view spool_path) {
+  return std::string(spool_path.substr(0, spool_path.size() - 4)) + ".count";
+}
+
+void put_u64(char* out, std::uint64_t value) {
+  put_u32(out, static_cast<std::uint32_t>(value));
+  put_u32(out + 4, static_cast<std::uint32_t>(value >> 32));
+}
+
+std::uint64_t get_u64(const char* in) {
+  return get_u32(in) | (static_cast<std::uint64_t>(get_u32(in + 4)) << 32);
+}
+
+struct SidecarCount {
+  std::uint64_t records = 0;
+  std::uint64_t bytes = 0;
+};
+
+std::optional<SidecarCount> read_sidecar(const std::string& spool_path) {
+  const int fd = open(sidecar_path(spool_path).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  std::string raw;
+  const bool ok = pread_all(fd, raw, 0, kSidecarSize);
+  close(fd);
+  if (!ok || crc32(std::string_view(raw).substr(0, 16)) != get_u32(raw.data() + 16)) return std::nullopt;
+  return SidecarCount{get_u64(raw.data()), get_u64(raw.data() + 8)};
 }
 
 }  // namespace
@@ -113,22 +198,72 @@ std::uint32_t crc32(std::string_view data) {
 
 bool pending(const std::string& dir) { return !spool_files(dir).empty(); }
 
+ParsedFile parse_file(std::string_view bytes) {
+  ParsedFile parsed;
+  std::size_t pos = 0;
+  while (pos < bytes.size()) {
+    if (const auto length = record_at(bytes, pos)) {
+      parsed.records.emplace_back(bytes.substr(pos + kHeaderSize, *length));
+      pos += kHeaderSize + *length;
+      continue;
+    }
+    std::size_t next = pos + 1;
+    while (next < bytes.size() && !record_at(bytes, next)) ++next;
+    const std::string_view damaged = bytes.substr(pos, next - pos);
+    if (next == bytes.size() && looks_torn(damaged)) {
+      parsed.torn_tail = damaged.size();
+    } else {
+      parsed.skipped.emplace_back(damaged);
+    }
+    pos = next;
+  }
+  return parsed;
+}
+
+std::vector<std::string> read_file_records(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw SpoolError("spool: cannot open " + path + ": " + errno_text());
+  std::string bytes;
+  const bool ok = read_all(fd, bytes);
+  close(fd);
+  if (!ok) throw SpoolError("spool: cannot read " + path);
+  return parse_file(bytes).records;
+}
+
 Stats stats(const std::string& dir) {
   Stats result;
-  for (const std::string& path : spool_files(dir)) {
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return result;
+  std::vector<std::string> files;
+  while (const dirent* entry = readdir(d)) {
+    const std::string path = dir + "/" + entry->d_name;
+    struct stat st{};
+    if (is_quarantine_file(entry->d_name) && stat(path.c_str(), &st) == 0) {
+      ++result.quarantine_files;
+      result.quarantine_bytes += static_cast<std::uint64_t>(st.st_size);
+    } else if (is_spool_file(entry->d_name)) {
+      files.push_back(path);
+    }
+  }
+  closedir(d);
+  for (const std::string& path : files) {
     const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) continue;
-    std::string bytes;
-    if (read_all(fd, bytes)) {
+    if (fd < 0) continue;  // replayed and deleted since the listing
+    // The sidecar before the size: a writer updates it after its fsync, so
+    // it never covers more than the bytes a later fstat sees; if it appears
+    // to, it is damaged and the whole file is counted instead.
+    SidecarCount known = read_sidecar(path).value_or(SidecarCount{});
+    struct stat st{};
+    if (fstat(fd, &st) == 0) {
+      const auto size = static_cast<std::uint64_t>(st.st_size);
       ++result.files;
-      result.bytes += bytes.size();
-      std::size_t pos = 0;
-      while (bytes.size() - pos >= kHeaderSize) {
-        const std::uint32_t length = get_u32(bytes.data() + pos);
-        if (length > kMaxRecord || bytes.size() - pos - kHeaderSize < length) break;
-        ++result.records;
-        pos += kHeaderSize + length;
+      result.bytes += size;
+      if (known.bytes > size) known = {};
+      std::string tail;
+      if (known.bytes < size && pread_all(fd, tail, known.bytes, size - known.bytes)) {
+        known.records += count_records(tail);
       }
+      result.records += known.records;
     }
     close(fd);
   }
@@ -148,34 +283,55 @@ Spool::~Spool() {
   close_file_locked();
 }
 
+std::string Spool::next_name() {
+  return std::to_string(getpid()) + "-" + std::to_string(time(nullptr)) + "-" + std::to_string(sequence_++);
+}
+
 void Spool::open_file_locked() {
   if (mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST) {
     throw SpoolError("spool: cannot create " + dir_ + ": " + errno_text());
   }
-  const std::string name = std::to_string(getpid()) + "-" + std::to_string(time(nullptr)) + "-" +
-                           std::to_string(sequence_++);
+  std::string name = next_name();
   const std::string staging = dir_ + "/.staging-" + name;
-  const std::string path = dir_ + "/spool-" + name + ".log";
+  std::string path = dir_ + "/spool-" + name + ".log";
   // Created under a name replay ignores and renamed only once locked: a
   // replayer can never take (and delete) a file its writer has not locked yet.
   const int fd = open(staging.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0) throw SpoolError("spool: cannot open " + staging + ": " + errno_text());
-  if (flock(fd, LOCK_EX | LOCK_NB) != 0 || rename(staging.c_str(), path.c_str()) != 0) {
+  bool placed = flock(fd, LOCK_EX | LOCK_NB) == 0;
+  // Never over an existing file: a spool opened again in the same second by
+  // the same pid (a restart, a reused pid) would otherwise replace a file
+  // full of acknowledged records.
+  for (int attempt = 0; placed; ++attempt) {
+    if (renameat2(AT_FDCWD, staging.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) == 0) break;
+    if (errno != EEXIST || attempt == 999) {
+      placed = false;
+      break;
+    }
+    name = next_name();
+    path = dir_ + "/spool-" + name + ".log";
+  }
+  if (!placed) {
     const std::string reason = errno_text();
     close(fd);
     unlink(staging.c_str());
     throw SpoolError("spool: cannot prepare " + path + ": " + reason);
   }
   // The directory entry must be durable too, or a crash could lose the file.
-  const int dir_fd = open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    fsync(dir_fd);
-    close(dir_fd);
-  }
+  fsync_dir(dir_);
   fd_ = fd;
+  file_records_ = 0;
+  file_bytes_ = 0;
+  // Without its sidecar a file is still counted, only by reading it: the
+  // count is a convenience, the records are what must not fail.
+  count_fd_ = open(sidecar_path(path).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 }
 
 void Spool::close_file_locked() {
+  if (count_fd_ >= 0) {
+    close(count_fd_);
+    count_fd_ = -1;
+  }
   if (fd_ >= 0) {
     close(fd_);  // releases the flock: the file is now replayable
     fd_ = -1;
@@ -187,32 +343,54 @@ void Spool::append(std::string_view payload) { append_batch({std::string(payload
 void Spool::append_batch(const std::vector<std::string>& payloads) {
   std::string bytes;
   for (const std::string& payload : payloads) {
+    if (payload.empty()) throw SpoolError("spool: empty record");
     if (payload.size() > kMaxRecord) throw SpoolError("spool: record too large");
-    char header[kHeaderSize];
-    put_u32(header, static_cast<std::uint32_t>(payload.size()));
-    put_u32(header + 4, crc32(payload));
-    bytes.append(header, kHeaderSize);
-    bytes.append(payload);
+    frame(bytes, payload);
   }
 
   const std::lock_guard lock(mutex_);
   if (fd_ < 0) open_file_locked();
-  std::size_t written = 0;
-  while (written < bytes.size()) {
-    const ssize_t n = write(fd_, bytes.data() + written, bytes.size() - written);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const std::string reason = errno_text();
-      close_file_locked();  // a half-written record must not be followed by good ones
-      throw SpoolError("spool: write failed: " + reason);
-    }
-    written += static_cast<std::size_t>(n);
+  if (!write_all(fd_, bytes)) {
+    const std::string reason = errno_text();
+    close_file_locked();  // a half-written record must not be followed by good ones
+    throw SpoolError("spool: write failed: " + reason);
   }
   if (fdatasync(fd_) != 0) {
     const std::string reason = errno_text();
     close_file_locked();
     throw SpoolError("spool: fdatasync failed: " + reason);
   }
+  file_records_ += payloads.size();
+  file_bytes_ += bytes.size();
+  if (count_fd_ >= 0) {
+    // Not fsynced: after a crash stats() reads the bytes it does not cover.
+    char sidecar[kSidecarSize];
+    put_u64(sidecar, file_records_);
+    put_u64(sidecar + 8, file_bytes_);
+    put_u32(sidecar + 16, crc32(std::string_view(sidecar, 16)));
+    if (pwrite(count_fd_, sidecar, kSidecarSize, 0) != static_cast<ssize_t>(kSidecarSize)) {
+      close(count_fd_);
+      count_fd_ = -1;
+    }
+  }
+}
+
+void Spool::write_quarantine(const std::vector<std::string>& payloads, const std::string& from) {
+  std::string bytes;
+  for (const std::string& payload : payloads) frame(bytes, payload);
+  const std::string path = dir_ + "/quarantine-" + next_name() + ".log";
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) throw SpoolError("spool: cannot create " + path + ": " + errno_text());
+  const bool ok = write_all(fd, bytes) && fdatasync(fd) == 0;
+  const std::string reason = errno_text();
+  close(fd);
+  if (!ok) {
+    unlink(path.c_str());
+    throw SpoolError("spool: cannot write " + path + ": " + reason);
+  }
+  fsync_dir(dir_);
+  log::warning("spool_quarantined").kv("file", path).kv("from", from)
+      .kv("records", static_cast<long long>(payloads.size()));
 }
 
 std::size_t Spool::replay(const ApplyBatch& apply, std::size_t batch_size) {
@@ -236,21 +414,43 @@ std::size_t Spool::replay(const ApplyBatch& apply, std::size_t batch_size) {
       close(fd);
       continue;
     }
-    const std::vector<std::string> records = parse_records(bytes, path);
+    ParsedFile parsed = parse_file(bytes);
+    if (parsed.torn_tail > 0) {
+      log::warning("spool_torn_tail").kv("file", path).kv("dropped_bytes", static_cast<long long>(parsed.torn_tail));
+    }
+    const std::vector<std::string>& records = parsed.records;
+    std::vector<std::string> quarantine = std::move(parsed.skipped);
+    const std::size_t damaged = quarantine.size();
     try {
       for (std::size_t start = 0; start < records.size(); start += batch_size) {
         const std::size_t end = std::min(records.size(), start + batch_size);
-        apply(std::vector<std::string>(records.begin() + static_cast<std::ptrdiff_t>(start),
-                                       records.begin() + static_cast<std::ptrdiff_t>(end)));
-        applied += end - start;
+        const std::vector<std::size_t> rejected =
+            apply(std::vector<std::string>(records.begin() + static_cast<std::ptrdiff_t>(start),
+                                           records.begin() + static_cast<std::ptrdiff_t>(end)));
+        std::vector<bool> is_rejected(end - start, false);
+        std::size_t refused = 0;
+        for (const std::size_t index : rejected) {
+          if (index < is_rejected.size() && !is_rejected[index]) {
+            is_rejected[index] = true;
+            quarantine.push_back(records[start + index]);
+            ++refused;
+          }
+        }
+        applied += end - start - refused;
       }
+      // Moved aside before the file goes: nothing leaves the spool unkept.
+      if (!quarantine.empty()) write_quarantine(quarantine, path);
     } catch (...) {
       close(fd);
       throw;
     }
-    unlink(path.c_str());  // still under our lock: nobody else can be replaying it
+    if (damaged > 0) metrics::count_spool_quarantine("damaged", damaged);
+    if (quarantine.size() > damaged) metrics::count_spool_quarantine("refused", quarantine.size() - damaged);
+    unlink(sidecar_path(path).c_str());  // first: a file without its sidecar is still counted right
+    unlink(path.c_str());                // still under our lock: nobody else can be replaying it
     close(fd);
-    log::info("spool_replayed").kv("file", path).kv("records", static_cast<long long>(records.size()));
+    log::info("spool_replayed").kv("file", path).kv("records", static_cast<long long>(records.size()))
+        .kv("quarantined", static_cast<long long>(quarantine.size()));
   }
   return applied;
 }

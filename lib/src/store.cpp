@@ -3,8 +3,11 @@
 
 #include <sys/time.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <optional>
+#include <span>
 
 #include "wagate/error.hpp"
 #include "wagate/json.hpp"
@@ -24,6 +27,7 @@ const char* outcome_name(Outcome outcome) {
     case Outcome::Duplicate: return "duplicate";
     case Outcome::Spooled: return "spooled";
     case Outcome::Lost: return "lost";
+    case Outcome::Refused: return "refused";
   }
   return "?";
 }
@@ -53,11 +57,47 @@ std::vector<Outcome> store_status_batch(pg::Connection& db, const std::vector<co
   return outcomes;
 }
 
+// The MessageSid of a record, for the log line of a refused one.
+std::string sid_of(const std::string& record) {
+  const json::ParseResult parsed = json::parse(record);
+  if (!parsed.ok()) return {};
+  return std::string(json::get_string(parsed.value.get(), "sid").value_or(""));
+}
+
+// Stores records [begin, end); on a data error splits them in halves and
+// stores each again, down to the single refused record. A connection error
+// propagates, leaving the outcomes of what was not stored yet empty.
+void store_splitting(pg::Connection& db, const std::vector<const std::string*>& records, std::size_t begin,
+                     std::size_t end, std::vector<std::optional<Outcome>>& outcomes) {
+  const std::vector<const std::string*> part(records.begin() + static_cast<std::ptrdiff_t>(begin),
+                                             records.begin() + static_cast<std::ptrdiff_t>(end));
+  try {
+    const std::vector<Outcome> stored = store_status_batch(db, part);
+    for (std::size_t i = 0; i < stored.size(); ++i) outcomes[begin + i] = stored[i];
+  } catch (const pg::QueryError& e) {
+    if (!is_data_error(e)) throw;
+    if (end - begin == 1) {
+      log::warning("status_record_refused").kv("sid", sid_of(*records[begin])).kv("sqlstate", e.sqlstate())
+          .kv("error", e.what());
+      outcomes[begin] = Outcome::Refused;
+      return;
+    }
+    const std::size_t middle = begin + (end - begin) / 2;
+    store_splitting(db, records, begin, middle, outcomes);
+    store_splitting(db, records, middle, end, outcomes);
+  }
+}
+
 void prepare_status(pg::Connection& db) {
   db.prepare(kStoreStatus, "SELECT ord, outcome FROM wagate_store_status_callbacks($1::jsonb)");
 }
 
 }  // namespace
+
+bool is_data_error(const DbError& error) {
+  const auto* query = dynamic_cast<const pg::QueryError*>(&error);
+  return query != nullptr && (query->sqlstate().starts_with("22") || query->sqlstate().starts_with("23"));
+}
 
 std::string utc_now() {
   timespec now{};
@@ -153,6 +193,7 @@ void StatusWriter::commit(pg::Connection*& conn, std::unique_ptr<pg::Connection>
   std::vector<const std::string*> records;
   records.reserve(batch.size());
   for (const auto& job : batch) records.push_back(&job->record);
+  std::vector<std::optional<Outcome>> outcomes(batch.size());
   try {
     if (conn == nullptr || !conn->healthy()) {
       // Bounded like every wait of the webhook path: a committer stuck on a
@@ -163,10 +204,10 @@ void StatusWriter::commit(pg::Connection*& conn, std::unique_ptr<pg::Connection>
       prepare_status(*owner);
       conn = owner.get();
     }
-    const std::vector<Outcome> outcomes = store_status_batch(*conn, records);
+    store_splitting(*conn, records, 0, records.size(), outcomes);
     // A job its waiter gave up on is in the spool too; replay finds it a duplicate.
     for (std::size_t i = 0; i < batch.size(); ++i) {
-      if (!batch[i]->claimed.exchange(true)) batch[i]->done.set_value(outcomes[i]);
+      if (!batch[i]->claimed.exchange(true)) batch[i]->done.set_value(*outcomes[i]);
     }
     return;
   } catch (const DbError& e) {
@@ -174,21 +215,44 @@ void StatusWriter::commit(pg::Connection*& conn, std::unique_ptr<pg::Connection>
     owner.reset();
     conn = nullptr;
   }
+  // Only what is not settled yet: a split batch may have stored (or refused)
+  // some of its records before the connection went; and a waiter that gave
+  // up has spooled its own record.
   std::vector<std::shared_ptr<Job>> unanswered;
-  for (const auto& job : batch) {
-    if (!job->claimed.exchange(true)) unanswered.push_back(job);
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (batch[i]->claimed.exchange(true)) continue;
+    if (outcomes[i]) {
+      batch[i]->done.set_value(*outcomes[i]);
+    } else {
+      unanswered.push_back(batch[i]);
+    }
   }
-  if (unanswered.empty()) return;  // every waiter spooled its own record
+  if (unanswered.empty()) return;
   const Outcome outcome = spool_records(unanswered);
   for (const auto& job : unanswered) job->done.set_value(outcome);
 }
 
 Outcome store_inbound(pg::Connection& db, const std::string& record) {
-  const pg::Result rows = db.exec("SELECT wagate_store_inbound($1::jsonb)", {std::string_view(record)});
-  return rows.get(0, 0) == "duplicate" ? Outcome::Duplicate : Outcome::Stored;
+  try {
+    const pg::Result rows = db.exec("SELECT wagate_store_inbound($1::jsonb)", {std::string_view(record)});
+    return rows.get(0, 0) == "duplicate" ? Outcome::Duplicate : Outcome::Stored;
+  } catch (const DbError& e) {
+    if (!is_data_error(e)) throw;
+    log::warning("inbound_record_refused").kv("sid", sid_of(record))
+        .kv("sqlstate", dynamic_cast<const pg::QueryError&>(e).sqlstate()).kv("error", e.what());
+    return Outcome::Refused;
+  }
 }
 
-void apply_records(pg::Connection& db, const std::vector<std::string>& records) {
+namespace {
+
+struct Spooled {
+  const std::vector<std::string>& records;
+  std::vector<bool> inbound;  // else a status callback
+};
+
+// Applies the records at `group` (indices, in spool order) in one transaction.
+void apply_group(pg::Connection& db, const Spooled& spooled, std::span<const std::size_t> group) {
   pg::Transaction tx(db);
   std::vector<const std::string*> statuses;
   const auto flush_statuses = [&] {
@@ -197,20 +261,60 @@ void apply_records(pg::Connection& db, const std::vector<std::string>& records) 
     db.exec("SELECT count(*) FROM wagate_store_status_callbacks($1::jsonb)", {std::string_view(batch)});
     statuses.clear();
   };
-  for (const std::string& record : records) {
-    const json::ParseResult parsed = json::parse(record);
-    const auto kind = parsed.ok() ? json::get_string(parsed.value.get(), "kind") : std::nullopt;
-    if (kind == "status") {
+  for (const std::size_t index : group) {
+    const std::string& record = spooled.records[index];
+    if (!spooled.inbound[index]) {
       statuses.push_back(&record);
-    } else if (kind == "inbound") {
+    } else {
       flush_statuses();  // keeps spool order across kinds
       db.exec("SELECT wagate_store_inbound($1::jsonb)", {std::string_view(record)});
-    } else {
-      log::error("spool_record_unreadable").kv("bytes", static_cast<long long>(record.size()));
     }
   }
   flush_statuses();
   tx.commit();
+}
+
+// Like store_splitting: halves a group Postgres refuses until the refused
+// records stand alone; the halves are applied in order.
+void apply_splitting(pg::Connection& db, const Spooled& spooled, std::span<const std::size_t> group,
+                     std::vector<std::size_t>& refused) {
+  if (group.empty()) return;
+  try {
+    apply_group(db, spooled, group);
+  } catch (const DbError& e) {
+    if (!is_data_error(e)) throw;
+    if (group.size() == 1) {
+      log::warning("spool_record_refused").kv("sid", sid_of(spooled.records[group[0]]))
+          .kv("sqlstate", dynamic_cast<const pg::QueryError&>(e).sqlstate()).kv("error", e.what());
+      refused.push_back(group[0]);
+      return;
+    }
+    const std::size_t middle = group.size() / 2;
+    apply_splitting(db, spooled, group.first(middle), refused);
+    apply_splitting(db, spooled, group.subspan(middle), refused);
+  }
+}
+
+}  // namespace
+
+std::vector<std::size_t> apply_records(pg::Connection& db, const std::vector<std::string>& records) {
+  Spooled spooled{records, std::vector<bool>(records.size(), false)};
+  std::vector<std::size_t> readable;
+  std::vector<std::size_t> refused;
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const json::ParseResult parsed = json::parse(records[i]);
+    const auto kind = parsed.ok() ? json::get_string(parsed.value.get(), "kind") : std::nullopt;
+    if (kind == "status" || kind == "inbound") {
+      spooled.inbound[i] = kind == "inbound";
+      readable.push_back(i);
+    } else {
+      log::warning("spool_record_unreadable").kv("bytes", static_cast<long long>(records[i].size()));
+      refused.push_back(i);
+    }
+  }
+  apply_splitting(db, spooled, readable, refused);
+  std::sort(refused.begin(), refused.end());
+  return refused;
 }
 
 SpoolReplayer::SpoolReplayer(std::string pg_dsn, spool::Spool& spool)
@@ -236,7 +340,7 @@ void SpoolReplayer::run() {
     try {
       if (!db || !db->healthy()) db = std::make_unique<pg::Connection>(pg_dsn_);
       const std::size_t applied =
-          spool_.replay([&](const std::vector<std::string>& records) { apply_records(*db, records); });
+          spool_.replay([&](const std::vector<std::string>& records) { return apply_records(*db, records); });
       if (applied > 0) log::info("spool_drained").kv("records", static_cast<long long>(applied));
     } catch (const Error& e) {
       db.reset();

@@ -20,6 +20,27 @@ namespace {
   throw ApiError(status, code, message);
 }
 
+[[noreturn]] void reject_parameter(const http::Request& request, const char* code, const std::string& message,
+                                   const std::string& field, const std::string& url, std::string_view account_sid) {
+  log::warning("webhook_rejected").kv("req_id", request.request_id).kv("path", request.path)
+      .kv("reason", code).kv("param", field).kv("account_sid", account_sid).kv("url", url).kv("status", 400);
+  metrics::count_signature_failure(code);
+  throw ApiError(400, code, message, field);
+}
+
+// A parameter name for a message and the error's field: NUL spelled \u0000.
+std::string printable_name(std::string_view name) {
+  std::string out;
+  for (const char c : name) {
+    if (c == '\0') {
+      out += "\\u0000";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string public_url(const http::Request& request, const config::Config& config) {
@@ -48,12 +69,6 @@ Verified verify(const http::Request& request, Context& context, tenants::Cache& 
   }
   form::ParseResult parsed = form::parse(request.body);
   if (!parsed.ok()) reject(request, 400, "malformed_body", "malformed form body: " + parsed.error, url);
-  for (const auto& param : parsed.params.items()) {
-    if (!text::valid_utf8(param.name) || !text::valid_utf8(param.value)) {
-      reject(request, 400, "invalid_utf8", "parameter '" + (text::valid_utf8(param.name) ? param.name : "?") +
-                                               "' is not valid UTF-8", url);
-    }
-  }
   const auto account_sid = parsed.params.first("AccountSid");
   if (!account_sid || account_sid->empty()) {
     reject(request, 400, "missing_parameter", "AccountSid is required", url);
@@ -78,6 +93,24 @@ Verified verify(const http::Request& request, Context& context, tenants::Cache& 
     reject(request, 403, "invalid_signature",
            std::string("X-Twilio-Signature does not match (") + std::string(twilio::to_string(result)) + ")", url,
            *account_sid);
+  }
+  // Postgres stores neither a NUL byte (text and jsonb refuse it) nor bytes
+  // that are not UTF-8, so such a webhook could never be stored: refused here,
+  // before anything is stored or acknowledged, for every parameter of every
+  // webhook. After the signature on purpose: whoever cannot sign gets 403
+  // whatever the body holds and learns nothing about what we accept, and
+  // Twilio (who can) is told exactly which parameter was wrong.
+  for (const auto& param : parsed.params.items()) {
+    const bool name_ok = text::valid_utf8(param.name);
+    const std::string shown = !name_ok ? "?" : printable_name(param.name);
+    if (!name_ok || !text::valid_utf8(param.value)) {
+      reject_parameter(request, "invalid_utf8", "parameter '" + shown + "' is not valid UTF-8", shown, url,
+                       *account_sid);
+    }
+    if (param.name.find('\0') != std::string::npos || param.value.find('\0') != std::string::npos) {
+      reject_parameter(request, "nul_byte", "parameter '" + shown + "' contains a NUL byte (%00)", shown, url,
+                       *account_sid);
+    }
   }
   return {tenant, std::move(parsed.params), url};
 }

@@ -135,12 +135,18 @@ class BadInput(unittest.TestCase):
         self.assertEqual(status, 400)
         self.assertIn(b"malformed_body", body)
 
-    def test_invalid_utf8_is_400(self):
-        status, _, body = GW.request("POST", STATUS, b"AccountSid=" + ACCOUNT.encode() + b"&Body=%C3%28",
-                                     {"Content-Type": "application/x-www-form-urlencoded",
-                                      "X-Twilio-Signature": "x"})
+    def test_invalid_utf8_is_400_once_signed(self):
+        sid = new_sid()
+        status, _, body = post_status(sid, "sent", Body="\udcc3(")  # the bytes C3 28: not UTF-8
         self.assertEqual(status, 400)
         self.assertIn(b"invalid_utf8", body)
+        self.assertIn(b"Body", body)
+        self.assertEqual(events(sid), "")
+        # Without a valid signature the content is not looked at: 403.
+        status, _, _ = GW.request("POST", STATUS, b"AccountSid=" + ACCOUNT.encode() + b"&Body=%C3%28",
+                                  {"Content-Type": "application/x-www-form-urlencoded",
+                                   "X-Twilio-Signature": "x"})
+        self.assertEqual(status, 403)
 
     def test_body_over_limit_is_413(self):
         status, _, body = GW.request("POST", STATUS, b"Body=" + b"x" * 200000,

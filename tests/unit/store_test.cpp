@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "silent_server.hpp"
+#include "wagate/pg.hpp"
 
 namespace wagate::store {
 namespace {
@@ -17,6 +18,19 @@ constexpr const char* kDeadDsn = "host=127.0.0.1 port=1 dbname=none connect_time
 
 TEST(Store, UtcNowIsIsoWithMicroseconds) {
   EXPECT_TRUE(std::regex_match(utc_now(), std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z)")));
+}
+
+// Only what Postgres refuses for the data itself is answered 4xx; anything
+// that may pass (connection, timeout, a missing function) is spooled.
+TEST(Store, OnlySqlstateClasses22And23AreDataErrors) {
+  EXPECT_TRUE(is_data_error(pg::QueryError("22P05", "unsupported Unicode escape sequence")));
+  EXPECT_TRUE(is_data_error(pg::QueryError("23514", "check constraint")));
+  EXPECT_TRUE(is_data_error(pg::QueryError("22021", "NUL byte")));
+  EXPECT_FALSE(is_data_error(pg::QueryError("57014", "statement timeout")));
+  EXPECT_FALSE(is_data_error(pg::QueryError("08006", "connection failure")));
+  EXPECT_FALSE(is_data_error(pg::QueryError("42883", "function does not exist")));
+  EXPECT_FALSE(is_data_error(pg::QueryError("40001", "serialization failure")));
+  EXPECT_FALSE(is_data_error(DbError("postgres: connection failed")));
 }
 
 TEST(Store, StatusWriterSpoolsEveryRecordWhenPostgresIsDown) {

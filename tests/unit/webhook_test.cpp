@@ -99,9 +99,7 @@ TEST_F(WebhookTest, RejectsEachProblemWithItsStatus) {
   malformed.body = "AccountSid=%G1";
   EXPECT_EQ(status_of(malformed), 400);
 
-  http::Request bad_utf8 = signed_request("current-token");
-  bad_utf8.body += "&Body=%FF%FE";
-  EXPECT_EQ(status_of(bad_utf8), 400);
+  EXPECT_EQ(status_of(signed_request("current-token", "&Body=%FF%FE")), 400);
 
   http::Request no_account = signed_request("current-token");
   no_account.body = "MessageSid=SM1";
@@ -117,6 +115,34 @@ TEST_F(WebhookTest, RejectsEachProblemWithItsStatus) {
   http::Request junk_account = signed_request("current-token");
   junk_account.body = "AccountSid=not-an-account";
   EXPECT_EQ(status_of(junk_account), 403);
+}
+
+// Postgres refuses a NUL byte (jsonb and text alike) and bytes that are not
+// UTF-8: such a webhook could never be stored, so it must not be answered 200.
+TEST_F(WebhookTest, NulOrInvalidUtf8InAnySignedParameterIs400NamingIt) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"&ErrorMessage=bad%00x", "ErrorMessage"}, {"&Body=a%00", "Body"},       {"&ProfileName=%00", "ProfileName"},
+      {"&Odd%00Name=x", "Odd\\u0000Name"},       {"&Body=%C3%28", "Body"},      {"&%FFName=x", "?"},
+  };
+  for (const auto& [extra, field] : cases) {
+    try {
+      verify(signed_request("current-token", extra), *context_, *cache_);
+      ADD_FAILURE() << extra << " was accepted";
+    } catch (const ApiError& e) {
+      EXPECT_EQ(e.status(), 400) << extra;
+      EXPECT_EQ(e.field(), field) << extra;
+      EXPECT_NE(std::string(e.what()).find(field), std::string::npos) << extra << ": " << e.what();
+    }
+  }
+}
+
+// The content check comes after the signature: whoever cannot sign learns
+// nothing from us but 403, whatever the body holds.
+TEST_F(WebhookTest, UnsignedOrForgedRequestWithBadBytesIsStill403) {
+  EXPECT_EQ(status_of(signed_request("someone-elses-token", "&Body=a%00")), 403);
+  http::Request tampered = signed_request("current-token");
+  tampered.body += "&Body=%FF%FE";
+  EXPECT_EQ(status_of(tampered), 403);
 }
 
 TEST_F(WebhookTest, PreviousTokenIsAcceptedDuringRotation) {

@@ -165,6 +165,10 @@ void count_signature_failure(std::string_view reason);
 void count_status_callback(std::string_view record, std::string_view outcome);
 // Records appended to the local spool because Postgres was unreachable.
 void count_spool_append(std::string_view kind, std::size_t records);
+// Spool contents moved to a quarantine file on replay instead of Postgres:
+// reason "refused" (a record the database refuses, or not a record at all)
+// or "damaged" (bytes between intact records that fail the framing).
+void count_spool_quarantine(std::string_view reason, std::size_t records);
 // One send attempt's recorded outcome: created, failed, retrying or unknown;
 // or canceled_opted_out, a message canceled at its claim (no request made).
 void count_send(std::string_view outcome);

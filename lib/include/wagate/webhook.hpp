@@ -17,12 +17,13 @@ struct Verified {
   std::string url;  // the public URL the signature was checked against
 };
 
-// Accepts a request only if it is a form body that parses, is valid UTF-8,
-// names a known AccountSid, and carries a signature made with that tenant's
-// current or previous auth token over the public URL. Otherwise throws
-// ApiError: 415 (media type), 400 (unparseable body, invalid UTF-8, missing
-// AccountSid, missing X-Twilio-Signature), 403 (unknown AccountSid, signature
-// mismatch). Every rejection is logged with its reason and the URL used,
+// Accepts a request only if it is a form body that parses, names a known
+// AccountSid, carries a signature made with that tenant's current or previous
+// auth token over the public URL, and has no parameter (name or value) that
+// is not valid UTF-8 or holds a NUL byte. Otherwise throws ApiError: 415
+// (media type), 400 (unparseable body, missing AccountSid, missing
+// X-Twilio-Signature), 403 (unknown AccountSid, signature mismatch), then 400
+// invalid_utf8 / nul_byte naming the parameter in `field`. Every rejection is logged with its reason and the URL used,
 // never the token or the signature.
 Verified verify(const http::Request& request, Context& context, tenants::Cache& tenants);
 
