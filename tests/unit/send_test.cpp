@@ -275,6 +275,10 @@ TEST(TemplateVariables, TheLimitCountsCharacters) {
   EXPECT_EQ(over.text, two_byte);
   EXPECT_TRUE(substitute_variables(std::string(11, 'a'), {}, 10).too_long);
   EXPECT_TRUE(substitute_variables(std::string(10, 'a'), {}, 10).ok());
+  // Bytes that are not UTF-8 count as no character, yet stay bounded: at most
+  // 4 bytes a character, as much as valid UTF-8 can take.
+  EXPECT_TRUE(substitute_variables(std::string(40, '\x80'), {}, 10).ok());
+  EXPECT_TRUE(substitute_variables(std::string(41, '\x80'), {}, 10).too_long);
   EXPECT_TRUE(substitute_variables("", {}, 0).ok());
   EXPECT_TRUE(substitute_variables("a", {}, 0).too_long);
 }
