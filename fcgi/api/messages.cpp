@@ -16,12 +16,16 @@
 #include "wagate/phone.hpp"
 #include "wagate/text.hpp"
 #include "wagate/time.hpp"
+#include "wagate/webhook.hpp"
 
 namespace wagate::api {
 namespace {
 
-constexpr unsigned char kCursorVersion = 1;
-constexpr size_t kCursorBytes = 1 + 8 + 16;
+// Version 1 carried no tag; it is refused like any other foreign cursor.
+constexpr unsigned char kCursorVersion = 2;
+constexpr size_t kCursorTagBytes = 16;  // half of HMAC-SHA256: forging one takes 2^128 tries
+constexpr size_t kCursorBytes = 1 + 8 + 16 + kCursorTagBytes;
+constexpr std::string_view kCursorKeyLabel = "wagate pagination cursor key v1";
 // 9999-12-31T23:59:59.999999Z: beyond it a forged cursor would name a time
 // Postgres cannot hold.
 constexpr long long kMaxMicros = 253402300799999999LL;
@@ -31,6 +35,14 @@ constexpr std::array<std::string_view, 7> kListParams = {"phone", "status", "dir
 
 [[noreturn]] void invalid(std::string_view field, const std::string& message) {
   throw ApiError(400, "invalid_parameter", message, std::string(field));
+}
+
+// The tag over a cursor's place (version, time, id) and its scope. The
+// scope's length goes first so that no scope can end where another's place
+// begins.
+std::string cursor_tag(const Secret& key, std::string_view scope, std::string_view place) {
+  const std::string message = std::to_string(scope.size()) + ":" + std::string(scope) + std::string(place);
+  return crypto::hmac_sha256(key.reveal(), message).substr(0, kCursorTagBytes);
 }
 
 // ---- SQL ----
@@ -164,6 +176,16 @@ pg::Result find_message(pg::Connection& db, long long tenant_id, MessageRef kind
   return db.exec_prepared("messages_by_sid", {ref, tenant});
 }
 
+// The cursor key of the running config. Asked for only when a cursor is read
+// or given out, so a deployment without a master key still lists one page.
+Secret configured_cursor_key(const config::Config& config) {
+  const Secret master = webhook::master_key(config);
+  if (master.empty()) {
+    throw ConfigError("master_key_file is not set: pagination cursors are signed with a key derived from it");
+  }
+  return cursor_key(master);
+}
+
 http::Response not_found() {
   return http::Response::error(404, "not_found", "no message with this id or MessageSid");
 }
@@ -188,8 +210,9 @@ class Binder {
 
 // One side of the list: the conditions shared by both directions plus the
 // contact's address column for that direction.
-std::string list_branch(const ListQuery& query, Binder& binder, const std::string& tenant, const std::string& limit,
-                        std::string_view direction, std::string_view contact_column, const std::string& contact) {
+std::string list_branch(const ListQuery& query, const std::optional<Cursor>& after, Binder& binder,
+                        const std::string& tenant, const std::string& limit, std::string_view direction,
+                        std::string_view contact_column, const std::string& contact) {
   std::string sql = "SELECT " + message_columns() +
                     ", m.created_at AS sort_at, m.id AS sort_id FROM messages m WHERE m.tenant_id = " + tenant;
   if (!direction.empty()) sql += " AND m.direction = '" + std::string(direction) + "'";
@@ -201,9 +224,9 @@ std::string list_branch(const ListQuery& query, Binder& binder, const std::strin
   }
   if (query.since) sql += " AND m.created_at >= " + binder.bind(*query.since) + "::timestamptz";
   if (query.until) sql += " AND m.created_at < " + binder.bind(*query.until) + "::timestamptz";
-  if (query.cursor) {
-    sql += " AND (m.created_at, m.id) < (" + binder.bind(time::postgres_literal(query.cursor->created_us)) +
-           "::timestamptz, " + binder.bind(query.cursor->id) + "::uuid)";
+  if (after) {
+    sql += " AND (m.created_at, m.id) < (" + binder.bind(time::postgres_literal(after->created_us)) +
+           "::timestamptz, " + binder.bind(after->id) + "::uuid)";
   }
   return sql + " ORDER BY m.created_at DESC, m.id DESC LIMIT " + limit;
 }
@@ -224,25 +247,59 @@ MessageRef classify_message_ref(std::string_view ref) {
   return MessageRef::Invalid;
 }
 
-std::string encode_cursor(const Cursor& cursor) {
+Secret cursor_key(const Secret& master_key) {
+  return Secret(crypto::hmac_sha256(master_key.reveal(), kCursorKeyLabel));
+}
+
+std::string encode_cursor(const Cursor& cursor, const Secret& key, std::string_view scope) {
   std::string bytes;
   bytes.reserve(kCursorBytes);
   bytes.push_back(static_cast<char>(kCursorVersion));
   const auto micros = static_cast<unsigned long long>(cursor.created_us);
   for (int shift = 56; shift >= 0; shift -= 8) bytes.push_back(static_cast<char>((micros >> shift) & 0xFFU));
   bytes += text::uuid_bytes(cursor.id).value_or(std::string(16, '\0'));
+  bytes += cursor_tag(key, scope, bytes);
   return crypto::base64url(bytes);
 }
 
-std::optional<Cursor> decode_cursor(std::string_view text) {
+std::optional<Cursor> decode_cursor(std::string_view text, const Secret& key, std::string_view scope) {
   const std::optional<std::string> bytes = crypto::unbase64url(text);
   if (!bytes || bytes->size() != kCursorBytes || static_cast<unsigned char>((*bytes)[0]) != kCursorVersion) {
     return std::nullopt;
   }
+  const std::string_view place = std::string_view(*bytes).substr(0, kCursorBytes - kCursorTagBytes);
+  if (!crypto::constant_time_equal(cursor_tag(key, scope, place), std::string_view(*bytes).substr(place.size()))) {
+    return std::nullopt;
+  }
   unsigned long long micros = 0;
   for (size_t i = 1; i <= 8; ++i) micros = (micros << 8U) | static_cast<unsigned char>((*bytes)[i]);
+  // Signed by us, so in range; checked all the same, as the literal needs it.
   if (micros > static_cast<unsigned long long>(kMaxMicros)) return std::nullopt;
-  return Cursor{static_cast<long long>(micros), text::uuid_text(std::string_view(*bytes).substr(9))};
+  return Cursor{static_cast<long long>(micros), text::uuid_text(place.substr(9))};
+}
+
+std::string cursor_scope(long long tenant_id, const ListQuery& query) {
+  // One line per filter, each value free of newlines (phones are E.164,
+  // statuses and directions come from fixed lists, times from parse_time),
+  // so two different queries never share a scope.
+  std::vector<std::string> statuses = query.statuses;
+  std::sort(statuses.begin(), statuses.end());
+  std::string status_list;
+  for (const std::string& status : statuses) status_list += (status_list.empty() ? "" : ",") + status;
+  return "tenant=" + std::to_string(tenant_id) + "\nphone=" + query.phone.value_or("") + "\nstatus=" + status_list +
+         "\ndirection=" + query.direction.value_or("") + "\nsince=" + query.since.value_or("") +
+         "\nuntil=" + query.until.value_or("");
+}
+
+std::optional<Cursor> checked_cursor(const ListQuery& query, const Secret& key, long long tenant_id) {
+  if (!query.cursor) return std::nullopt;
+  std::optional<Cursor> cursor = decode_cursor(*query.cursor, key, cursor_scope(tenant_id, query));
+  if (!cursor) {
+    invalid("cursor",
+            "cursor is not one this API gave out for this query: pass next_cursor unchanged, with the same phone, "
+            "status, direction, since and until (limit may change), or leave cursor out to start from the newest");
+  }
+  return cursor;
 }
 
 std::optional<std::string> parse_time(std::string_view text) {
@@ -320,8 +377,8 @@ ListQuery parse_list_query(std::string_view query, std::string_view default_coun
       }
       result.limit = limit;
     } else {
-      result.cursor = decode_cursor(v);
-      if (!result.cursor) invalid("cursor", "cursor is not one this API gave out: pass next_cursor unchanged");
+      // Opened by checked_cursor once every filter it is bound to is known.
+      result.cursor = v;
     }
   }
   return result;
@@ -391,22 +448,31 @@ http::Response list_messages(http::Request& request, Context& context) {
   const Authentication auth = authenticate(request, context, api_keys::Scope::Read);
   if (!auth.ok()) return auth.refusal;
   const ListQuery query = parse_list_query(request.query, auth.key->default_country_code);
+  const long long tenant_id = auth.key->tenant_id;
+  std::optional<Secret> key;
+  const auto signing_key = [&]() -> const Secret& {
+    if (!key) key = configured_cursor_key(context.config());
+    return *key;
+  };
+  const std::optional<Cursor> after = query.cursor ? checked_cursor(query, signing_key(), tenant_id) : std::nullopt;
 
   Binder binder;
-  const std::string tenant = binder.bind(std::to_string(auth.key->tenant_id));
+  const std::string tenant = binder.bind(std::to_string(tenant_id));
   // One row more than the page: whether it exists says if there is a next page.
   const std::string limit = binder.bind(std::to_string(query.limit + 1));
   std::string sql;
   if (!query.phone) {
-    sql = list_branch(query, binder, tenant, limit, query.direction.value_or(""), {}, {});
+    sql = list_branch(query, after, binder, tenant, limit, query.direction.value_or(""), {}, {});
   } else {
     // The contact is the recipient of outbound messages and the sender of
     // inbound ones; each side walks its own index in created_at order.
     const std::string contact = binder.bind("whatsapp:" + *query.phone);
     const bool outbound = query.direction.value_or("outbound") == "outbound";
     const bool inbound = query.direction.value_or("inbound") == "inbound";
-    std::string out_sql = outbound ? list_branch(query, binder, tenant, limit, "outbound", "to_addr", contact) : "";
-    std::string in_sql = inbound ? list_branch(query, binder, tenant, limit, "inbound", "from_addr", contact) : "";
+    std::string out_sql =
+        outbound ? list_branch(query, after, binder, tenant, limit, "outbound", "to_addr", contact) : "";
+    std::string in_sql =
+        inbound ? list_branch(query, after, binder, tenant, limit, "inbound", "from_addr", contact) : "";
     if (outbound && inbound) {
       sql = "(" + out_sql + ") UNION ALL (" + in_sql + ") ORDER BY sort_at DESC, sort_id DESC LIMIT " + limit;
     } else {
@@ -423,7 +489,8 @@ http::Response list_messages(http::Request& request, Context& context) {
   json::set(body.get(), "messages", std::move(messages));
   if (rows.rows() > query.limit) {
     const Cursor next{rows.get_int(shown - 1, kCreatedMicros), std::string(rows.get(shown - 1, kId))};
-    json::set(body.get(), "next_cursor", json::string(encode_cursor(next)));
+    json::set(body.get(), "next_cursor",
+              json::string(encode_cursor(next, signing_key(), cursor_scope(tenant_id, query))));
   } else {
     json::set(body.get(), "next_cursor", json::null());
   }

@@ -10,6 +10,7 @@
 #include "wagate/context.hpp"
 #include "wagate/http.hpp"
 #include "wagate/json.hpp"
+#include "wagate/secret.hpp"
 
 namespace wagate::pg {
 class Result;
@@ -35,12 +36,21 @@ struct Cursor {
   friend bool operator==(const Cursor&, const Cursor&) = default;
 };
 
+// The key cursors are signed with: HMAC-SHA256 of a fixed label under the
+// master key, so every API process on every node agrees on it without a
+// setting of its own (and a new master key retires the cursors given out).
+[[nodiscard]] Secret cursor_key(const Secret& master_key);
+
 // Opaque to clients: base64url (no padding) of a version byte, created_us
-// (8 bytes, big-endian) and the uuid's 16 bytes.
-[[nodiscard]] std::string encode_cursor(const Cursor& cursor);
-// nullopt for anything encode_cursor did not make (bad base64url, length,
-// version, a time outside years 1970..9999, a malformed id).
-[[nodiscard]] std::optional<Cursor> decode_cursor(std::string_view text);
+// (8 bytes, big-endian), the uuid's 16 bytes and a 16-byte tag, the first
+// half of HMAC-SHA256 under the cursor key over those bytes and the scope
+// (cursor_scope: the tenant and the query's filters). A cursor therefore
+// pages on only the query and the tenant it was given out for.
+[[nodiscard]] std::string encode_cursor(const Cursor& cursor, const Secret& key, std::string_view scope);
+// nullopt for anything encode_cursor did not make with this key and scope:
+// bad base64url, length or version, an altered byte, another tenant's or
+// another query's cursor.
+[[nodiscard]] std::optional<Cursor> decode_cursor(std::string_view text, const Secret& key, std::string_view scope);
 
 // A time in the grammar of time::parse_iso8601, as a literal Postgres reads
 // without consulting the session TimeZone; nullopt when it is not one.
@@ -61,9 +71,19 @@ struct ListQuery {
   std::optional<std::string> since;      // Postgres literals from parse_time
   std::optional<std::string> until;
   int limit = kDefaultListLimit;
-  std::optional<Cursor> cursor;
+  std::optional<std::string> cursor;  // as given; checked_cursor opens it
 };
 [[nodiscard]] ListQuery parse_list_query(std::string_view query, std::string_view default_country_code);
+
+// What a cursor is bound to: the tenant and the query's filters (phone, the
+// set of statuses, direction, since, until). Not the limit: a client may
+// change the page size from one page to the next.
+[[nodiscard]] std::string cursor_scope(long long tenant_id, const ListQuery& query);
+
+// The place the query's cursor names (nullopt when it has none). Throws
+// ApiError 400 `invalid_parameter` (field `cursor`) unless this API gave the
+// cursor out, unaltered, for this tenant and these filters.
+[[nodiscard]] std::optional<Cursor> checked_cursor(const ListQuery& query, const Secret& key, long long tenant_id);
 
 // {"code", "message", "description", "cause", "action", "retryable",
 // "category"} for a message's error (see error_codes.hpp); JSON null when it

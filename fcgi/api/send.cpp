@@ -1,7 +1,9 @@
 // send.cpp — POST /api/v1/whatsapp/send: validate, apply WhatsApp's rules, record, queue; idempotent.
 #include "send.hpp"
 
+#include <algorithm>
 #include <array>
+#include <limits>
 #include <string>
 
 #include "auth.hpp"
@@ -61,6 +63,46 @@ bool is_placeholder_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
          c == '-';
 }
+
+// Text that stops growing at a limit: appending what would pass it appends
+// only the part that fits and marks the text too long, for good.
+class BoundedText {
+ public:
+  BoundedText(size_t max_chars, size_t size_hint)
+      : max_chars_(max_chars),
+        max_bytes_(max_chars > std::numeric_limits<size_t>::max() / 4 ? std::numeric_limits<size_t>::max()
+                                                                        : max_chars * 4) {
+    text_.reserve(std::min(size_hint, max_bytes_));
+  }
+
+  // false once the text is too long.
+  bool append(std::string_view piece) {
+    if (too_long_) return false;
+    size_t take = 0;
+    for (; take < piece.size(); ++take) {
+      // The byte cap only matters for text that is not UTF-8 (continuation
+      // bytes count as no character); valid text meets the character cap first.
+      if (text_.size() + take == max_bytes_) break;
+      if ((static_cast<unsigned char>(piece[take]) & 0xC0U) != 0x80U) {
+        if (chars_ == max_chars_) break;
+        ++chars_;
+      }
+    }
+    text_.append(piece.substr(0, take));
+    too_long_ = take < piece.size();
+    return !too_long_;
+  }
+
+  [[nodiscard]] bool too_long() const { return too_long_; }
+  [[nodiscard]] std::string take() { return std::move(text_); }
+
+ private:
+  size_t max_chars_;
+  size_t max_bytes_;
+  size_t chars_ = 0;
+  bool too_long_ = false;
+  std::string text_;
+};
 
 bool is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 
@@ -201,37 +243,43 @@ size_t character_count(std::string_view utf8) {
   return count;
 }
 
-Substitution substitute_variables(std::string_view text, const Variables& variables) {
+Substitution substitute_variables(std::string_view text, const Variables& variables, size_t max_chars) {
+  BoundedText out(max_chars, text.size());
   Substitution result;
-  result.text.reserve(text.size());
-  size_t pos = 0;
-  while (pos < text.size()) {
-    const size_t open = text.find("{{", pos);
+  size_t copied = 0;  // text before this is in the output already
+  size_t scan = 0;    // where the next "{{" may start
+  while (true) {
+    const size_t open = text.find("{{", scan);
     if (open == std::string_view::npos) break;
-    const size_t close = text.find("}}", open + 2);
-    if (close == std::string_view::npos) break;
-    std::string_view inside = text.substr(open + 2, close - open - 2);
-    while (!inside.empty() && inside.front() == ' ') inside.remove_prefix(1);
-    while (!inside.empty() && inside.back() == ' ') inside.remove_suffix(1);
-    bool placeholder = !inside.empty();
-    for (const char c : inside) placeholder = placeholder && is_placeholder_char(c);
-    if (!placeholder) {
-      // Not a placeholder ("{{ }}", "{{a b}}"): keep the first brace and look
-      // again from the next one, so "{{{name}}" still finds "{{name}}".
-      result.text.append(text.substr(pos, open + 1 - pos));
-      pos = open + 1;
+    // "{{", blanks, a name, blanks, "}}".
+    size_t i = open + 2;
+    while (i < text.size() && text[i] == ' ') ++i;
+    const size_t name_begin = i;
+    while (i < text.size() && is_placeholder_char(text[i])) ++i;
+    const size_t name_end = i;
+    while (i < text.size() && text[i] == ' ') ++i;
+    if (name_end == name_begin || text.substr(i, 2) != "}}") {
+      // Not a placeholder ("{{ }}", "{{a b}}", "{{ unclosed"): it stays as
+      // text. Nothing between open + 2 and i is a brace, so no placeholder
+      // starts there; the search goes on from i, or from the second brace of
+      // "{{{" so that "{{{name}}" still finds "{{name}}". Never backwards:
+      // that is what keeps a body of braces linear.
+      scan = i == open + 2 ? open + 1 : i;
       continue;
     }
-    const auto it = variables.find(inside);
+    const std::string_view name = text.substr(name_begin, name_end - name_begin);
+    const auto it = variables.find(name);
     if (it == variables.end()) {
-      result.missing = std::string(inside);
+      result.missing = std::string(name);
+      result.text = out.take();
       return result;
     }
-    result.text.append(text.substr(pos, open - pos));
-    result.text.append(it->second);
-    pos = close + 2;
+    if (!out.append(text.substr(copied, open - copied)) || !out.append(it->second)) break;
+    copied = scan = i + 2;
   }
-  result.text.append(text.substr(pos));
+  if (!out.too_long()) out.append(text.substr(copied));
+  result.too_long = out.too_long();
+  result.text = out.take();
   return result;
 }
 
@@ -273,17 +321,23 @@ SendRequest parse_send_request(std::string_view json_body) {
     const std::string_view text = required_string(body, "body");
     if (text.empty()) invalid("body", "body must not be empty");
     const Variables values = variables != nullptr ? string_object(variables, "variables") : Variables{};
-    Substitution substituted = substitute_variables(text, values);
-    if (!substituted.ok()) {
+    // Rendering stops at the limit, so a few placeholders of a long variable
+    // cost no more than the limit's worth of text.
+    Substitution substituted = substitute_variables(text, values, kMaxBodyChars);
+    if (!substituted.missing.empty()) {
       invalid("variables", "no variable for the placeholder {{" + substituted.missing + "}} in body");
     }
-    const size_t length = character_count(substituted.text);
-    if (length == 0) invalid("body", "body is empty after variable substitution");
-    if (length > kMaxBodyChars) {
-      invalid("body", "body is " + std::to_string(length) + " characters" +
-                          (variables != nullptr ? " after variable substitution" : "") + "; at most " +
-                          std::to_string(kMaxBodyChars) + " are allowed");
+    if (substituted.too_long) {
+      const std::string limit = std::to_string(kMaxBodyChars);
+      if (variables != nullptr) {
+        invalid("body", "body is longer than " + limit + " characters after variable substitution; at most " +
+                            limit + " are allowed");
+      }
+      // Without variables nothing was substituted: the body's own length is exact.
+      invalid("body", "body is " + std::to_string(character_count(text)) + " characters; at most " + limit +
+                          " are allowed");
     }
+    if (substituted.text.empty()) invalid("body", "body is empty after variable substitution");
     request.body = std::move(substituted.text);
   }
 

@@ -47,12 +47,20 @@ using Variables = std::map<std::string, std::string, std::less<>>;
 // Replaces each {{name}} (blanks inside the braces allowed; a name is
 // letters, digits, '_', '.' or '-') with its variable. Values are inserted as
 // they are, never expanded again. Text that is not a placeholder stays.
+//
+// Bounded by construction: rendering stops as soon as the text would pass
+// max_chars characters (or 4 bytes per character, the most valid UTF-8
+// takes), so "{{a}}" repeated with a long variable never builds more than
+// the limit. One pass over the input: no byte is looked at more than a fixed
+// number of times, whatever the braces.
 struct Substitution {
-  std::string text;
-  std::string missing;  // the first placeholder without a variable; empty when none
-  [[nodiscard]] bool ok() const { return missing.empty(); }
+  std::string text;      // the rendered text; when too_long, the part rendered before stopping
+  std::string missing;   // the first placeholder without a variable; empty when none
+  bool too_long = false; // the text would pass max_chars: rendering stopped there
+  [[nodiscard]] bool ok() const { return missing.empty() && !too_long; }
 };
-Substitution substitute_variables(std::string_view text, const Variables& variables);
+Substitution substitute_variables(std::string_view text, const Variables& variables,
+                                  size_t max_chars = kMaxBodyChars);
 
 // Characters (Unicode code points) of UTF-8 text, as the 1600 limit counts them.
 size_t character_count(std::string_view utf8);

@@ -5,6 +5,7 @@ Data is made the way production makes it: inbound messages and status
 callbacks are posted, signed, through nginx; outbound rows (and their
 message_index entries) are inserted as the sender leaves them.
 """
+import base64
 import json
 import os
 import subprocess
@@ -327,6 +328,31 @@ class ListMessages(unittest.TestCase):
         status, body = get(f"{MESSAGES}?phone={q}&limit=1")
         self.assertEqual(len(body["messages"]), 1)
         self.assertIsNotNone(body["next_cursor"])
+
+    def test_a_cursor_pages_on_only_its_own_query_and_tenant(self):
+        phone = new_phone()
+        for seconds in (30, 20, 10):
+            insert_outbound(phone, status="failed", seconds_ago=seconds)
+        q = urllib.parse.quote(phone)
+        status, body = get(f"{MESSAGES}?phone={q}&status=failed&limit=1")
+        self.assertEqual(status, 200, body)
+        cursor = body["next_cursor"]
+        self.assertIsNotNone(cursor)
+        # Untouched, with the same filters (the limit may change): the next page.
+        status, body = get(f"{MESSAGES}?phone={q}&status=failed&limit=2&cursor={cursor}")
+        self.assertEqual((status, len(body["messages"])), (200, 2), body)
+        raw = bytearray(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        raw[12] ^= 1  # a byte of the message id
+        tampered = base64.urlsafe_b64encode(bytes(raw)).decode().rstrip("=")
+        for path, key in ((f"{MESSAGES}?phone={q}&status=failed&cursor={tampered}", KEY),
+                          (f"{MESSAGES}?phone={q}&status=delivered&cursor={cursor}", KEY),
+                          (f"{MESSAGES}?status=failed&cursor={cursor}", KEY),
+                          (f"{MESSAGES}?phone={q}&status=failed&cursor={cursor}", KEYS["other"])):
+            status, body = get(path, key=key)
+            self.assertEqual(status, 400, (path, body))
+            self.assertEqual(body["error"]["code"], "invalid_parameter", body)
+            self.assertEqual(body["error"]["field"], "cursor", body)
+            self.assertIn("next_cursor unchanged", body["error"]["message"])
 
     def test_bad_parameters_name_the_field(self):
         for query, field in (("limit=0", "limit"), ("limit=201", "limit"), ("status=lost", "status"),

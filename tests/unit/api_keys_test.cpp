@@ -24,12 +24,18 @@ TEST(ApiKeys, GeneratedKeyHasTheDocumentedFormat) {
   EXPECT_EQ(secret->size(), kSecretBytes);
 }
 
-TEST(ApiKeys, StoredHashIsSha256OfTheWholeKeyNotTheKey) {
+// A fixed key and its SHA-256, computed outside the project
+// (python3 -c 'import hashlib; print(hashlib.sha256(b"wg_...").hexdigest())'):
+// what api_keys.key_hash holds for it, byte for byte.
+constexpr std::string_view kFixedKey = "wg_abcdefghjkmn_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+constexpr std::string_view kFixedKeyHash = "2752f5d5dfc7e3a193005c6bfdb4d4157319c18948df1f42bf03c38157b9053b";
+
+TEST(ApiKeys, StoredHashIsSha256OfTheWholeKey) {
+  ASSERT_EQ(key_id_of(kFixedKey), "abcdefghjkmn");
+  EXPECT_EQ(crypto::hex(hash(kFixedKey)), kFixedKeyHash);
   const NewKey key = generate();
-  EXPECT_EQ(key.hash, crypto::sha256(key.key));
-  EXPECT_EQ(key.hash.size(), 32U);
+  EXPECT_EQ(crypto::hex(key.hash), crypto::hex(crypto::sha256(key.key)));
   EXPECT_EQ(hash(key.key), key.hash);
-  EXPECT_EQ(key.hash.find(key.key), std::string::npos);
 }
 
 TEST(ApiKeys, KeysAreUnique) {
@@ -125,6 +131,26 @@ TEST(ApiKeyCache, ValidKeyIsVerifiedWithItsTenantAndScopes) {
   EXPECT_EQ(verification.key->tenant_id, 42);
   EXPECT_TRUE(has(verification.key->scopes, Scope::Send));
   EXPECT_FALSE(has(verification.key->scopes, Scope::Read));
+}
+
+// The stored row holds only the known digest: the right key verifies
+// against it, any other secret under the same key_id does not.
+TEST(ApiKeyCache, KnownDigestVerifiesItsKeyAndNoOther) {
+  FakeStore store;
+  Key stored;
+  stored.key_id = "abcdefghjkmn";
+  stored.tenant_id = 9;
+  stored.scopes = static_cast<unsigned>(Scope::Read);
+  stored.key_hash = *crypto::unhex(kFixedKeyHash);
+  store.keys[stored.key_id] = stored;
+  Cache cache;
+  const Verification right = cache.verify(kFixedKey, store.loader(), kLong);
+  ASSERT_TRUE(right.verdict == Verdict::Ok);
+  EXPECT_EQ(right.key->tenant_id, 9);
+  std::string wrong(kFixedKey);
+  wrong[20] = wrong[20] == 'A' ? 'B' : 'A';  // a character of the secret
+  ASSERT_TRUE(key_id_of(wrong).has_value()) << "still a well-formed key";
+  EXPECT_TRUE(cache.verify(wrong, store.loader(), kLong).verdict == Verdict::Mismatch);
 }
 
 TEST(ApiKeyCache, WrongSecretForAKnownKeyIdIsAMismatch) {

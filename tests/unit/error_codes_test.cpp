@@ -12,7 +12,7 @@
 namespace wagate::error_codes {
 namespace {
 
-constexpr char kProtocolPath[] = WAGATE_SHARED_DIR "/twilio/PROTOCOL.md";
+constexpr char kProtocolPath[] = WAGATE_TEST_DATA_DIR "/twilio/PROTOCOL.md";
 constexpr char kApiDocPath[] = WAGATE_SOURCE_DIR "/docs/api.md";
 
 std::string read_file(const char* path) {

@@ -3,9 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
+#include "log_capture.hpp"
 #include "test_context.hpp"
 #include "wagate/error.hpp"
 #include "wagate/json.hpp"
@@ -94,17 +97,41 @@ TEST(FcgiServer, HandleMapsEachFailureToOneStatusAndJsonError) {
   }
 }
 
-TEST(FcgiServer, InternalErrorsDoNotLeakTheirMessage) {
-  http::Router router;
-  router.add("GET", "/x", [](http::Request&, Context&) -> http::Response {
-    throw DbError("postgres: password authentication failed for user secretuser");
-  });
-  auto context = test::make_context();
-  http::Request request;
-  request.method = "GET";
-  request.path = "/x";
-  const http::Response response = handle(router, request, *context);
-  EXPECT_EQ(response.body.find("secretuser"), std::string::npos);
+// The client gets a fixed, generic error; the operator gets the real
+// failure, with the request id, in one log line.
+TEST(FcgiServer, InternalErrorsAreAnsweredGenericallyAndLoggedInFull) {
+  struct Failure {
+    std::function<http::Response()> throws;
+    int status;
+    std::string body;
+    std::string logged;
+  };
+  const std::vector<Failure> cases = {
+      {[]() -> http::Response { throw DbError("postgres: password authentication failed for user secretuser"); },
+       503, R"({"error":{"code":"database_unavailable","message":"the database is unavailable; retry later"}})",
+       R"(error="postgres: password authentication failed for user secretuser")"},
+      {[]() -> http::Response { throw std::runtime_error("bad_alloc in renderer"); }, 500,
+       R"({"error":{"code":"internal_error","message":"internal error; the request id identifies it in the logs"}})",
+       R"(error="bad_alloc in renderer")"},
+  };
+  for (const Failure& c : cases) {
+    http::Router router;
+    router.add("GET", "/x", [&](http::Request&, Context&) { return c.throws(); });
+    auto context = test::make_context();
+    http::Request request;
+    request.method = "GET";
+    request.path = "/x";
+    request.request_id = "req-42";
+    const test::LogCapture capture;
+    const http::Response response = handle(router, request, *context);
+    EXPECT_EQ(response.status, c.status);
+    EXPECT_EQ(response.body, c.body);
+    const std::string text = capture.text();
+    EXPECT_TRUE(text.starts_with("<3>event=request req_id=req-42 method=GET path=/x status=" +
+                                 std::to_string(c.status)))
+        << text;
+    EXPECT_NE(text.find(c.logged), std::string::npos) << text;
+  }
 }
 
 TEST(FcgiServer, ApiErrorCarriesField) {

@@ -35,41 +35,145 @@ TEST(MessageRef, UuidSidOrInvalid) {
 
 // ---- cursors ----
 
+const Secret kKey = cursor_key(Secret(std::string(32, '\x11')));
+constexpr std::string_view kScope = "tenant=7";
+
 TEST(Cursor, RoundTrips) {
   for (const Cursor& c : {Cursor{0, "00000000-0000-0000-0000-000000000000"},
                           Cursor{1709251199999999, std::string(kUuid)},
                           Cursor{253402300799999999, "ffffffff-ffff-ffff-ffff-ffffffffffff"},
                           Cursor{951868800000001, "12345678-9abc-def0-1234-56789abcdef0"}}) {
-    const std::string text = encode_cursor(c);
+    const std::string text = encode_cursor(c, kKey, kScope);
     EXPECT_EQ(text.find_first_of("+/="), std::string::npos) << text << " must be URL-safe";
-    const std::optional<Cursor> back = decode_cursor(text);
+    const std::optional<Cursor> back = decode_cursor(text, kKey, kScope);
     ASSERT_TRUE(back.has_value()) << text;
     EXPECT_EQ(*back, c);
   }
 }
 
 TEST(Cursor, IdComesBackCanonical) {
-  const std::optional<Cursor> back = decode_cursor(encode_cursor({5, "0F8E2A7C-3A9E-4B7E-9A55-0F6E3C2D1B40"}));
+  const std::optional<Cursor> back =
+      decode_cursor(encode_cursor({5, "0F8E2A7C-3A9E-4B7E-9A55-0F6E3C2D1B40"}, kKey, kScope), kKey, kScope);
   ASSERT_TRUE(back.has_value());
   EXPECT_EQ(back->id, kUuid);
 }
 
 TEST(Cursor, RejectsGarbage) {
-  const std::string good = encode_cursor({1709251199999999, std::string(kUuid)});
+  const std::string good = encode_cursor({1709251199999999, std::string(kUuid)}, kKey, kScope);
   const std::string raw = *crypto::unbase64url(good);
   std::string wrong_version = raw;
-  wrong_version[0] = 2;
-  std::string too_late = raw;  // year 10000 and beyond
-  for (size_t i = 1; i <= 8; ++i) too_late[i] = static_cast<char>(0x7f);
-  std::string negative = raw;
-  negative[1] = static_cast<char>(0x80);
+  wrong_version[0] = 1;
   for (const std::string& bad :
        {std::string(), std::string("abc"), std::string("!!!!"), good + "A", good.substr(0, good.size() - 1),
-        good + "=", crypto::base64(raw), crypto::base64url(raw.substr(0, 24)), crypto::base64url(raw + "x"),
-        crypto::base64url(wrong_version), crypto::base64url(too_late), crypto::base64url(negative),
-        std::string("null"), std::string(" ") + good}) {
-    EXPECT_FALSE(decode_cursor(bad).has_value()) << "'" << bad << "'";
+        good + "=", crypto::base64(raw), crypto::base64url(raw.substr(0, raw.size() - 1)),
+        crypto::base64url(raw + "x"), crypto::base64url(wrong_version), std::string("null"),
+        std::string(" ") + good}) {
+    EXPECT_FALSE(decode_cursor(bad, kKey, kScope).has_value()) << "'" << bad << "'";
   }
+}
+
+// The cursors of the first version carried no tag: anyone could write one.
+TEST(Cursor, RefusesTheUnsignedFormat) {
+  std::string unsigned_cursor(1, '\x01');
+  unsigned_cursor += std::string(7, '\0') + '\x05' + std::string(16, '\x22');
+  EXPECT_FALSE(decode_cursor(crypto::base64url(unsigned_cursor), kKey, kScope).has_value());
+}
+
+TEST(Cursor, EveryAlteredBitIsRefused) {
+  const std::string raw = *crypto::unbase64url(encode_cursor({1709251199999999, std::string(kUuid)}, kKey, kScope));
+  ASSERT_EQ(raw.size(), 41U);
+  for (size_t byte = 0; byte < raw.size(); ++byte) {
+    for (int bit = 0; bit < 8; ++bit) {
+      std::string altered = raw;
+      altered[byte] = static_cast<char>(altered[byte] ^ (1 << bit));
+      EXPECT_FALSE(decode_cursor(crypto::base64url(altered), kKey, kScope).has_value())
+          << "byte " << byte << " bit " << bit;
+    }
+  }
+}
+
+TEST(Cursor, AnotherKeyOrScopeIsRefused) {
+  const std::string text = encode_cursor({1709251199999999, std::string(kUuid)}, kKey, kScope);
+  EXPECT_FALSE(decode_cursor(text, cursor_key(Secret(std::string(32, '\x12'))), kScope).has_value());
+  EXPECT_FALSE(decode_cursor(text, kKey, "tenant=8").has_value());
+  EXPECT_FALSE(decode_cursor(text, kKey, "tenant=7\nstatus=failed").has_value());
+}
+
+TEST(Cursor, KeyIsDerivedFromTheMasterKey) {
+  const Secret master(std::string(32, '\x11'));
+  EXPECT_EQ(cursor_key(master).reveal(), cursor_key(Secret(std::string(32, '\x11'))).reveal());
+  EXPECT_NE(cursor_key(master).reveal(), cursor_key(Secret(std::string(32, '\x12'))).reveal());
+  EXPECT_NE(cursor_key(master).reveal(), master.reveal());
+  EXPECT_EQ(crypto::hex(cursor_key(master).reveal()),
+            crypto::hex(crypto::hmac_sha256(master.reveal(), "wagate pagination cursor key v1")));
+}
+
+// A cursor is bound to the tenant and to each filter of the query it came
+// from; the page size may change.
+TEST(Cursor, ScopeBindsTenantAndEveryFilter) {
+  const ListQuery base = parse_list_query("phone=%2B14155550123&status=failed,undelivered&direction=outbound"
+                                          "&since=2024-05-01&until=2024-05-02",
+                                          "1");
+  const std::string scope = cursor_scope(7, base);
+  EXPECT_NE(scope, cursor_scope(8, base));
+  for (const char* other :
+       {"status=failed,undelivered&direction=outbound&since=2024-05-01&until=2024-05-02",
+        "phone=%2B14155550124&status=failed,undelivered&direction=outbound&since=2024-05-01&until=2024-05-02",
+        "phone=%2B14155550123&status=failed&direction=outbound&since=2024-05-01&until=2024-05-02",
+        "phone=%2B14155550123&status=failed,undelivered&direction=inbound&since=2024-05-01&until=2024-05-02",
+        "phone=%2B14155550123&status=failed,undelivered&since=2024-05-01&until=2024-05-02",
+        "phone=%2B14155550123&status=failed,undelivered&direction=outbound&since=2024-04-01&until=2024-05-02",
+        "phone=%2B14155550123&status=failed,undelivered&direction=outbound&since=2024-05-01",
+        "phone=%2B14155550123&status=failed,undelivered&direction=outbound&until=2024-05-02"}) {
+    EXPECT_NE(cursor_scope(7, parse_list_query(other, "1")), scope) << other;
+  }
+  EXPECT_EQ(cursor_scope(7, parse_list_query("until=2024-05-02&since=2024-05-01&direction=outbound"
+                                             "&status=undelivered,failed&phone=%2B14155550123&limit=7",
+                                             "1")),
+            scope);
+  EXPECT_EQ(cursor_scope(7, parse_list_query("phone=%2B1%20415%20555%200123&status=failed,undelivered"
+                                             "&direction=outbound&since=2024-05-01&until=2024-05-02",
+                                             "1")),
+            scope);
+}
+
+ApiError cursor_refusal(const ListQuery& query, const Secret& key, long long tenant_id) {
+  try {
+    (void)checked_cursor(query, key, tenant_id);
+  } catch (const ApiError& e) {
+    return e;
+  }
+  ADD_FAILURE() << "accepted";
+  return ApiError(0, "", "");
+}
+
+TEST(Cursor, CheckedCursorPagesOnOnlyItsOwnQuery) {
+  const Cursor place{1709251199999999, std::string(kUuid)};
+  ListQuery query = parse_list_query("status=failed", "1");
+  EXPECT_FALSE(checked_cursor(query, kKey, 7).has_value());
+
+  query.cursor = encode_cursor(place, kKey, cursor_scope(7, query));
+  EXPECT_EQ(checked_cursor(query, kKey, 7), place);
+
+  const ApiError other_tenant = cursor_refusal(query, kKey, 8);
+  EXPECT_EQ(other_tenant.status(), 400);
+  EXPECT_EQ(other_tenant.code(), "invalid_parameter");
+  EXPECT_EQ(other_tenant.field(), "cursor");
+  EXPECT_NE(std::string(other_tenant.what()).find("pass next_cursor unchanged"), std::string::npos)
+      << other_tenant.what();
+
+  ListQuery other_filter = parse_list_query("status=delivered", "1");
+  other_filter.cursor = query.cursor;
+  EXPECT_EQ(cursor_refusal(other_filter, kKey, 7).field(), "cursor");
+
+  ListQuery tampered = query;
+  std::string raw = *crypto::unbase64url(*query.cursor);
+  raw[20] = static_cast<char>(raw[20] ^ 1);  // a byte of the id
+  tampered.cursor = crypto::base64url(raw);
+  EXPECT_EQ(cursor_refusal(tampered, kKey, 7).field(), "cursor");
+
+  ListQuery garbage = parse_list_query("cursor=not-a-cursor", "1");
+  EXPECT_EQ(cursor_refusal(garbage, kKey, 7).field(), "cursor");
 }
 
 // ---- times, escapes ----
@@ -127,7 +231,7 @@ TEST(ListQuery, Defaults) {
 }
 
 TEST(ListQuery, EveryParameter) {
-  const std::string cursor = encode_cursor({1709251199999999, std::string(kUuid)});
+  const std::string cursor = encode_cursor({1709251199999999, std::string(kUuid)}, kKey, kScope);
   const ListQuery q = parse_list_query("phone=%2B1%20415%20555%200123&status=failed,undelivered,failed"
                                        "&direction=outbound&since=2024-05-01&until=2024-05-02T00:00:00Z"
                                        "&limit=200&cursor=" + cursor,
@@ -138,8 +242,7 @@ TEST(ListQuery, EveryParameter) {
   EXPECT_EQ(q.since, "2024-05-01 00:00:00.000000+00");
   EXPECT_EQ(q.until, "2024-05-02 00:00:00.000000+00");
   EXPECT_EQ(q.limit, 200);
-  ASSERT_TRUE(q.cursor.has_value());
-  EXPECT_EQ(q.cursor->id, kUuid);
+  EXPECT_EQ(q.cursor, cursor);
 }
 
 TEST(ListQuery, PhoneIsNormalisedWithTheTenantsCountryCode) {
@@ -165,7 +268,6 @@ TEST(ListQuery, BadParametersNameTheField) {
   expect_invalid("direction=both", "direction");
   expect_invalid("since=yesterday", "since");
   expect_invalid("until=2024-02-30", "until");
-  expect_invalid("cursor=not-a-cursor", "cursor");
   expect_invalid("to=%2B14155550123", "to");
   expect_invalid("limit=5&limit=6", "limit");
   expect_invalid("phone=%zz", "phone");

@@ -174,18 +174,34 @@ TEST(MetricsKnown, StatusCallbackIsCountedByTheRecordsStatus) {
   EXPECT_EQ(count(other), other_before + 2);
 }
 
+// The registry is process-wide and other tests count requests too: each
+// series is read before and after, and must move by exactly this test's share.
 TEST(MetricsKnown, HttpRequestsAreCountedByRoutePatternAndStatus) {
+  const auto value = [](const std::string& series) {
+    Exposition parsed;
+    parsed.add(global().render());
+    return parsed.value(series).value_or(0);
+  };
+  const std::string by_route = R"(wagate_http_requests_total{route="/api/v1/whatsapp/messages/{id}",status="404"})";
+  const std::string unmatched = R"(wagate_http_requests_total{route="unmatched",status="404"})";
+  const std::string fast_bucket = R"(wagate_http_request_duration_seconds_bucket{route="unmatched",le="0.001"})";
+  const std::string all_bucket = R"(wagate_http_request_duration_seconds_bucket{route="unmatched",le="+Inf"})";
+  const std::string sum = R"(wagate_http_request_duration_seconds_sum{route="unmatched"})";
+  const double by_route_before = value(by_route);
+  const double unmatched_before = value(unmatched);
+  const double fast_before = value(fast_bucket);
+  const double all_before = value(all_bucket);
+  const double sum_before = value(sum);
+
   count_http_request("/api/v1/whatsapp/messages/{id}", 404, 0.002);
   count_http_request("", 404, 0.001);
-  Exposition parsed;
-  parsed.add(global().render());
-  EXPECT_GE(parsed.value(R"(wagate_http_requests_total{route="/api/v1/whatsapp/messages/{id}",status="404"})")
-                .value_or(0),
-            1);
-  EXPECT_GE(parsed.value(R"(wagate_http_requests_total{route="unmatched",status="404"})").value_or(0), 1);
-  EXPECT_GE(parsed.value(R"(wagate_http_request_duration_seconds_bucket{route="unmatched",le="0.001"})")
-                .value_or(0),
-            1);
+  count_http_request("", 404, 0.5);
+
+  EXPECT_EQ(value(by_route), by_route_before + 1);
+  EXPECT_EQ(value(unmatched), unmatched_before + 2);  // an empty route is counted as "unmatched"
+  EXPECT_EQ(value(fast_bucket), fast_before + 1);     // 0.001 s falls in le="0.001", 0.5 s does not
+  EXPECT_EQ(value(all_bucket), all_before + 2);
+  EXPECT_NEAR(value(sum), sum_before + 0.501, 1e-9);
 }
 
 TEST(MetricsKnown, HandledRequestsCarryTheRoutePatternNeverThePath) {

@@ -4,8 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "api/auth.hpp"
+#include "placeholder_reference.hpp"
 #include "wagate/error.hpp"
 
 namespace wagate::api {
@@ -168,6 +170,25 @@ TEST(SendRequest, BodyTooLongAfterSubstitution) {
                  "body", "after variable substitution");
 }
 
+// 5,000 placeholders of one 30 kB variable would be 150 MB of text: the
+// request is refused as too long without the text ever being built.
+TEST(SendRequest, PlaceholderAmplificationIsRefusedAsTooLong) {
+  std::string body;
+  for (int i = 0; i < 5000; ++i) body += "{{a}}";
+  const Rejection r = rejection(R"({"to": "+14155550123", "body": ")" + body + R"(", "variables": {"a": ")" +
+                                std::string(30000, 'x') + R"("}})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.code, "invalid_field");
+  EXPECT_EQ(r.field, "body");
+  EXPECT_NE(r.message.find("longer than 1600 characters after variable substitution"), std::string::npos)
+      << r.message;
+}
+
+TEST(SendRequest, ManyBracesAreJustTooLong) {
+  expect_invalid(R"({"to": "+14155550123", "body": ")" + std::string(60000, '{') + R"(}}"})", "body",
+                 "body is 60002 characters; at most 1600");
+}
+
 TEST(SendRequest, ContentSidFormat) {
   for (const std::string& sid : {std::string("HX123"), "MG" + std::string(32, 'a'), "HX" + std::string(31, 'a'),
                                  "HX" + std::string(33, 'a'), "HX" + std::string(31, 'a') + "g"}) {
@@ -228,6 +249,79 @@ TEST(TemplateVariables, ReportsTheFirstMissingName) {
   EXPECT_EQ(s.missing, "b");
   // Names are case-sensitive.
   EXPECT_EQ(substitute_variables("{{Name}}", {{"name", "x"}}).missing, "Name");
+}
+
+TEST(TemplateVariables, RenderingStopsAtTheLimit) {
+  std::string body;
+  for (int i = 0; i < 5000; ++i) body += "{{a}}";
+  const Substitution s = substitute_variables(body, {{"a", std::string(30000, 'x')}});
+  EXPECT_TRUE(s.too_long);
+  EXPECT_FALSE(s.ok());
+  EXPECT_TRUE(s.missing.empty());
+  // What was built is the limit's worth of text and never more: the renderer
+  // stopped instead of building 150 MB and measuring it afterwards.
+  EXPECT_EQ(s.text, std::string(kMaxBodyChars, 'x'));
+  EXPECT_LE(s.text.capacity(), 4 * kMaxBodyChars);
+}
+
+TEST(TemplateVariables, TheLimitCountsCharacters) {
+  std::string two_byte;
+  for (int i = 0; i < 10; ++i) two_byte += "\xc3\xa9";  // é
+  const Substitution fits = substitute_variables("{{e}}", {{"e", two_byte}}, 10);
+  EXPECT_TRUE(fits.ok());
+  EXPECT_EQ(fits.text, two_byte);
+  const Substitution over = substitute_variables("{{e}}!", {{"e", two_byte}}, 10);
+  EXPECT_TRUE(over.too_long);
+  EXPECT_EQ(over.text, two_byte);
+  EXPECT_TRUE(substitute_variables(std::string(11, 'a'), {}, 10).too_long);
+  EXPECT_TRUE(substitute_variables(std::string(10, 'a'), {}, 10).ok());
+  // Bytes that are not UTF-8 count as no character, yet stay bounded: at most
+  // 4 bytes a character, as much as valid UTF-8 can take.
+  EXPECT_TRUE(substitute_variables(std::string(40, '\x80'), {}, 10).ok());
+  EXPECT_TRUE(substitute_variables(std::string(41, '\x80'), {}, 10).too_long);
+  EXPECT_TRUE(substitute_variables("", {}, 0).ok());
+  EXPECT_TRUE(substitute_variables("a", {}, 0).too_long);
+}
+
+TEST(TemplateVariables, ARunOfBracesRendersAsItself) {
+  const std::string braces = std::string(60000, '{') + "}}";
+  const Substitution s = substitute_variables(braces, {{"name", "Ana"}}, braces.size());
+  EXPECT_TRUE(s.ok());
+  EXPECT_EQ(s.text, braces);
+  const Substitution named = substitute_variables(std::string(60000, '{') + "name}}", {{"name", "Ana"}}, 100000);
+  EXPECT_TRUE(named.ok());
+  EXPECT_EQ(named.text, std::string(59998, '{') + "Ana");
+  const Substitution spaced = substitute_variables("{{" + std::string(60000, ' ') + "{{ name }}", {{"name", "Ana"}},
+                                                   100000);
+  EXPECT_EQ(spaced.text, "{{" + std::string(60000, ' ') + "Ana");
+}
+
+// Every text of up to 7 characters over the characters that matter renders
+// exactly as the first, unbounded renderer did.
+TEST(TemplateVariables, AgreesWithTheReferenceRendererOnEveryShortText) {
+  const Variables v = {{"a", "A"}, {"ab", "{{a}}"}};
+  constexpr std::string_view kAlphabet = "{} ab";
+  std::string text;
+  size_t compared = 0;
+  for (size_t length = 0; length <= 7; ++length) {
+    std::vector<size_t> digits(length, 0);
+    while (true) {
+      text.clear();
+      for (const size_t d : digits) text.push_back(kAlphabet[d]);
+      const Substitution want = test::reference_substitution(text, v);
+      const Substitution got = substitute_variables(text, v);
+      ASSERT_EQ(got.missing, want.missing) << "'" << text << "'";
+      if (want.ok()) {
+        ASSERT_EQ(got.text, want.text) << "'" << text << "'";
+      }
+      ASSERT_FALSE(got.too_long) << "'" << text << "'";
+      ++compared;
+      size_t i = 0;
+      while (i < length && ++digits[i] == kAlphabet.size()) digits[i++] = 0;
+      if (i == length) break;
+    }
+  }
+  EXPECT_EQ(compared, 97656U);  // 5^0 + ... + 5^7
 }
 
 TEST(TemplateVariables, CharacterCountIsInCodePoints) {

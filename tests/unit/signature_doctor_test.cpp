@@ -15,7 +15,7 @@
 namespace wagate::signature_doctor {
 namespace {
 
-constexpr char kVectorsPath[] = WAGATE_SHARED_DIR "/twilio/signature-vectors.json";
+constexpr char kVectorsPath[] = WAGATE_TEST_DATA_DIR "/twilio/signature-vectors.json";
 constexpr std::string_view kStatusUrl = "https://gw.example.com/api/v1/whatsapp/status";
 constexpr std::string_view kCurrent = "current-token-0123456789abcdef";
 constexpr std::string_view kPrevious = "previous-token-0123456789abcdef";

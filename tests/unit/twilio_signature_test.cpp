@@ -13,7 +13,7 @@
 namespace wagate::twilio {
 namespace {
 
-constexpr char kVectorsPath[] = WAGATE_SHARED_DIR "/twilio/signature-vectors.json";
+constexpr char kVectorsPath[] = WAGATE_TEST_DATA_DIR "/twilio/signature-vectors.json";
 constexpr size_t kOfficialVectors = 29;
 
 std::string string_member(const json_t* object, const char* key) {
