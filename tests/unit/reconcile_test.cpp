@@ -8,10 +8,25 @@
 #include <gtest/gtest.h>
 
 #include <ctime>
+#include <ostream>
 #include <string>
 #include <vector>
 
 namespace wagate::maint {
+
+// Failure messages name the step, not its bytes.
+void PrintTo(PageStep step, std::ostream* out) {
+  *out << (step == PageStep::Complete ? "complete" : step == PageStep::NextPage ? "next_page" : "inconclusive");
+}
+void PrintTo(Resolution resolution, std::ostream* out) {
+  switch (resolution) {
+    case Resolution::Found: *out << "found"; break;
+    case Resolution::LookAgainLater: *out << "look_again_later"; break;
+    case Resolution::SendAgain: *out << "send_again"; break;
+    case Resolution::GiveUp: *out << "give_up"; break;
+  }
+}
+
 namespace {
 
 using Clock = std::chrono::system_clock;

@@ -8,10 +8,22 @@
 
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <string>
 #include <utility>
 
 namespace wagate::sender {
+
+// Failure messages name the step, not its bytes.
+void PrintTo(NextStep step, std::ostream* out) {
+  SendDecision decision;
+  decision.step = step;
+  *out << decision.record_outcome();
+}
+void PrintTo(DispatchStep step, std::ostream* out) {
+  *out << (step == DispatchStep::Send ? "send" : step == DispatchStep::Cancel ? "cancel" : "refuse");
+}
+
 namespace {
 
 using std::chrono::milliseconds;
