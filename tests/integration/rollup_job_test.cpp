@@ -1,6 +1,6 @@
 // rollup_job_test.cpp — the rollup job against a real Postgres: its tables equal a full recount, run after run.
 //
-// Needs WAGATE_TEST_PG_DSN, a migrated database of its own (rollup_job_test.sh
+// Needs WAGATE_TEST_PG_DSN, a migrated database of its own (worker_sql_test.sh
 // starts one); every test fails when it is missing, so a run without a
 // server cannot pass. Each test starts from no messages and no rollup.
 #include <gtest/gtest.h>
@@ -70,7 +70,7 @@ class RollupLive : public ::testing::Test {
  protected:
   void SetUp() override {
     dsn_ = env("WAGATE_TEST_PG_DSN");
-    ASSERT_FALSE(dsn_.empty()) << "WAGATE_TEST_PG_DSN is not set: run tests/integration/rollup_job_test.sh";
+    ASSERT_FALSE(dsn_.empty()) << "WAGATE_TEST_PG_DSN is not set: run tests/integration/worker_sql_test.sh";
     db_ = std::make_unique<pg::Connection>(dsn_);
     db_->exec("TRUNCATE messages, message_index, metrics_dirty_hours, metrics_rollup_state, " + std::string(kRollupTables));
     tenant_a_ = tenant("rollup-a", "AC0123456789abcdef0123456789abcdea");

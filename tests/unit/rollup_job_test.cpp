@@ -1,7 +1,7 @@
 // rollup_job_test.cpp — which hours and days one rollup statement recomputes: every changed hour once, every day whole.
 //
 // Which hours changed (the snapshot watermark) and the sums themselves are
-// SQL, checked against a full recount by tests/integration/rollup_job_test.sh.
+// SQL, checked against a full recount by tests/integration/worker_sql_test.sh.
 #include "maint/rollup_job.hpp"
 
 #include <gtest/gtest.h>

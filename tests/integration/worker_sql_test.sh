@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
-# rollup_job_test.sh — the rollup job's SQL against a throwaway Postgres: bin/rollup_job_test, a gtest binary.
+# worker_sql_test.sh — the workers' SQL against a throwaway Postgres: gtest binaries bin/rollup_job_test, bin/send_store_test.
 #
 # Starts its own Postgres (initdb + pg_ctl) on a free loopback port under a
-# temporary directory, migrates a database with wagate-admin, runs the
-# tests against it, and removes everything on exit. Needs WAGATE_BUILD_DIR
-# (bin/wagate-admin, bin/rollup_job_test) and WAGATE_SOURCE_DIR.
+# temporary directory, migrates one database per binary with wagate-admin,
+# runs each against its own, and removes everything on exit. Needs
+# WAGATE_BUILD_DIR (bin/wagate-admin and the test binaries) and WAGATE_SOURCE_DIR.
 set -euo pipefail
 
 BUILD_DIR=${WAGATE_BUILD_DIR:?set WAGATE_BUILD_DIR to the build directory}
 SOURCE_DIR=${WAGATE_SOURCE_DIR:?set WAGATE_SOURCE_DIR to the source tree}
 ADMIN=$BUILD_DIR/bin/wagate-admin
-ROLLUP_TEST=$BUILD_DIR/bin/rollup_job_test
+TESTS=(rollup_job_test send_store_test)
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 
 unset WAGATE_CONFIG WAGATE_PG_DSN
@@ -21,7 +21,9 @@ fail() {
 }
 
 [[ -x $ADMIN ]] || fail "$ADMIN not built"
-[[ -x $ROLLUP_TEST ]] || fail "$ROLLUP_TEST not built"
+for test in "${TESTS[@]}"; do
+  [[ -x $BUILD_DIR/bin/$test ]] || fail "$BUILD_DIR/bin/$test not built"
+done
 
 free_port() {
   local port
@@ -39,7 +41,7 @@ free_port() {
 # Postgres refuses to run as root: then the cluster belongs to the postgres
 # user, and the temporary directory must be reachable by it.
 AS_PG=()
-TMP=$(mktemp -d /tmp/wagate-rollup.XXXXXX)
+TMP=$(mktemp -d /tmp/wagate-worker-sql.XXXXXX)
 if [[ $(id -u) -eq 0 ]]; then
   AS_PG=(runuser -u postgres --)
   chmod 755 "$TMP"
@@ -65,10 +67,11 @@ mkdir -p "$TMP/sock"
   -o "-p $PG_PORT -k $TMP/sock -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off" \
   start >/dev/null || { cat "$TMP/pg/server.log" >&2; fail "pg_ctl start"; }
 
-DSN="host=127.0.0.1 port=$PG_PORT user=postgres dbname=wagate_rollup"
-"$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -d "host=127.0.0.1 port=$PG_PORT user=postgres dbname=postgres" \
-  -c "CREATE DATABASE wagate_rollup"
-WAGATE_PG_DSN=$DSN "$ADMIN" --sql-dir "$SOURCE_DIR/sql" migrate >/dev/null || fail "migrate"
-
-WAGATE_TEST_PG_DSN=$DSN "$ROLLUP_TEST" || fail "rollup_job_test"
-echo "ok - the rollup job equals a full recount, run after run"
+for test in "${TESTS[@]}"; do
+  dsn="host=127.0.0.1 port=$PG_PORT user=postgres dbname=$test"
+  "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -d "host=127.0.0.1 port=$PG_PORT user=postgres dbname=postgres" \
+    -c "CREATE DATABASE $test"
+  WAGATE_PG_DSN=$dsn "$ADMIN" --sql-dir "$SOURCE_DIR/sql" migrate >/dev/null || fail "migrate $test"
+  WAGATE_TEST_PG_DSN=$dsn "$BUILD_DIR/bin/$test" || fail "$test"
+  echo "ok - $test"
+done
