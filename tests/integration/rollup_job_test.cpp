@@ -29,7 +29,8 @@ constexpr std::string_view kRecount =
     "WITH m AS (SELECT tenant_id, created_at, coalesce(from_addr, '') AS sender, status,"
     "                  coalesce(error_code, 0) AS error_code, delivery_ms FROM messages WHERE direction = 'outbound'),"
     " p AS (SELECT m.*, v.period, v.start FROM m CROSS JOIN LATERAL (VALUES"
-    "         ('hour', date_trunc('hour', created_at, 'UTC')), ('day', date_trunc('day', created_at, 'UTC'))) v(period, start)),"
+    "         ('hour', date_trunc('hour', created_at, 'UTC')),"
+    "         ('day', date_trunc('day', created_at, 'UTC'))) v(period, start)),"
     " s AS (SELECT p.*, x.who FROM p CROSS JOIN LATERAL (VALUES (p.sender), ('*')) x(who))"
     " SELECT string_agg(concat_ws('|', tenant_id, period, extract(epoch FROM start)::bigint, who, status, error_code,"
     "                             n, timed, ms), E'\\n' ORDER BY tenant_id, period, start, who, status, error_code)"
@@ -63,8 +64,8 @@ constexpr std::string_view kInsert =
     "        CASE WHEN st IN ('failed', 'undelivered') THEN (ARRAY[63016, 30003, 30008])[1 + i % 3] END,"
     "        CASE WHEN st IN ('delivered', 'read') THEN (i * 104729) % 30000 END"
     " FROM generate_series(1, $2::int) i,"
-    "      LATERAL (SELECT (ARRAY['delivered', 'read', 'failed', 'sent', 'undelivered', 'queued'])[1 + (i + $3::int) % 6]"
-    "               AS st) s";
+    "      LATERAL (SELECT (ARRAY['delivered', 'read', 'failed', 'sent', 'undelivered', 'queued'])"
+    "                      [1 + (i + $3::int) % 6] AS st) s";
 
 class RollupLive : public ::testing::Test {
  protected:
@@ -72,7 +73,8 @@ class RollupLive : public ::testing::Test {
     dsn_ = env("WAGATE_TEST_PG_DSN");
     ASSERT_FALSE(dsn_.empty()) << "WAGATE_TEST_PG_DSN is not set: run tests/integration/worker_sql_test.sh";
     db_ = std::make_unique<pg::Connection>(dsn_);
-    db_->exec("TRUNCATE messages, message_index, metrics_dirty_hours, metrics_rollup_state, " + std::string(kRollupTables));
+    db_->exec("TRUNCATE messages, message_index, metrics_dirty_hours, metrics_rollup_state, " +
+              std::string(kRollupTables));
     tenant_a_ = tenant("rollup-a", "AC0123456789abcdef0123456789abcdea");
     tenant_b_ = tenant("rollup-b", "AC0123456789abcdef0123456789abcdeb");
   }

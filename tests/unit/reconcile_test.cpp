@@ -60,7 +60,8 @@ std::string listed_json(std::string_view sid, Clock::time_point created, std::st
 twilio::Response page(const std::vector<std::string>& messages, std::string_view next_page_uri = "") {
   std::string body = R"({"messages": [)";
   for (size_t i = 0; i < messages.size(); ++i) body += (i > 0 ? "," : "") + messages[i];
-  body += R"(], "next_page_uri": )" + (next_page_uri.empty() ? std::string("null") : '"' + std::string(next_page_uri) + '"') + "}";
+  const std::string next = next_page_uri.empty() ? std::string("null") : '"' + std::string(next_page_uri) + '"';
+  body += R"(], "next_page_uri": )" + next + "}";
   twilio::Response response;
   response.http_status = 200;
   response.body = std::move(body);
@@ -100,7 +101,8 @@ TEST(ReconcilePages, TheLastPageCompletesTheList) {
 
 TEST(ReconcilePages, APageStillNewerThanTheSendAsksForTheNextOne) {
   std::vector<twilio::MessageResource> listed;
-  const PageRead read = read_page(page({listed_json("SM9", kCreated + minutes(3))}, kNextUri), kNotBefore, 1, 5, listed);
+  const twilio::Response newer = page({listed_json("SM9", kCreated + minutes(3))}, kNextUri);
+  const PageRead read = read_page(newer, kNotBefore, 1, 5, listed);
   EXPECT_EQ(read.step, PageStep::NextPage);
   EXPECT_EQ(read.next_page_uri, kNextUri);
   // A message without a creation time cannot say how far back the page reaches.
@@ -111,7 +113,8 @@ TEST(ReconcilePages, APageStillNewerThanTheSendAsksForTheNextOne) {
 
 TEST(ReconcilePages, AListTooLongToReachTheSendProvesNothing) {
   std::vector<twilio::MessageResource> listed;
-  const PageRead read = read_page(page({listed_json("SM9", kCreated + minutes(3))}, kNextUri), kNotBefore, 5, 5, listed);
+  const twilio::Response newer = page({listed_json("SM9", kCreated + minutes(3))}, kNextUri);
+  const PageRead read = read_page(newer, kNotBefore, 5, 5, listed);
   EXPECT_EQ(read.step, PageStep::Inconclusive);
   EXPECT_EQ(read.problem, "more than 500 messages since the send: the list is inconclusive");
 }
@@ -163,8 +166,8 @@ TEST(ReconcileUnknown, FoundAtTwilioItGetsTheListedSidAndStatus) {
 
 TEST(ReconcileUnknown, FoundOnALaterPage) {
   std::vector<twilio::MessageResource> listed;
-  ASSERT_EQ(read_page(page({listed_json("SM9", kCreated + minutes(9), "other")}, kNextUri), kNotBefore, 1, 5, listed).step,
-            PageStep::NextPage);
+  const twilio::Response first = page({listed_json("SM9", kCreated + minutes(9), "other")}, kNextUri);
+  ASSERT_EQ(read_page(first, kNotBefore, 1, 5, listed).step, PageStep::NextPage);
   ASSERT_EQ(read_page(page({listed_json("SM2", kCreated), listed_json("SM1", kNotBefore - minutes(1))}, kNextUri),
                       kNotBefore, 2, 5, listed)
                 .step,
