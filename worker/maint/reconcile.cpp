@@ -125,38 +125,20 @@ std::optional<std::vector<twilio::MessageResource>> list_candidates(const config
   filter.page_size = kPageSize;
   twilio::Request request = twilio::list_messages(api_base, credentials, filter);
   std::vector<twilio::MessageResource> listed;
-  for (int page = 0; page < kMaxPages; ++page) {
-    const twilio::Response response = twilio::perform(request, options);
-    if (response.failure != twilio::Failure::None) {
-      problem = "transport: " + response.error;
+  for (int page = 1;; ++page) {
+    const PageRead read = read_page(twilio::perform(request, options), send.not_before, page, kMaxPages, listed);
+    if (read.step == PageStep::Complete) return listed;
+    if (read.step == PageStep::Inconclusive) {
+      problem = read.problem;
       return std::nullopt;
     }
-    if (response.http_status != 200) {
-      problem = "HTTP " + std::to_string(response.http_status);
-      return std::nullopt;
-    }
-    auto parsed = twilio::parse_message_page(response.body);
-    if (!parsed) {
-      problem = "the answer is not a message list";
-      return std::nullopt;
-    }
-    bool older_than_send = false;
-    for (auto& message : parsed->messages) {
-      if (message.date_created && *message.date_created < send.not_before) older_than_send = true;
-      listed.push_back(std::move(message));
-    }
-    // Newest first: once a page reaches back before the send, later pages
-    // hold only older messages.
-    if (older_than_send || parsed->next_page_uri.empty()) return listed;
-    auto next = twilio::next_page(api_base, credentials, parsed->next_page_uri);
+    auto next = twilio::next_page(api_base, credentials, read.next_page_uri);
     if (!next) {
       problem = "next_page_uri is not under this account";
       return std::nullopt;
     }
     request = std::move(*next);
   }
-  problem = "more than " + std::to_string(kMaxPages * kPageSize) + " messages since the send: the list is inconclusive";
-  return std::nullopt;
 }
 
 // Records the SID the way the sender does, and Twilio's current status as
@@ -190,6 +172,68 @@ Clock::time_point from_epoch(std::string_view text) {
 }
 
 }  // namespace
+
+PageRead read_page(const twilio::Response& response, Clock::time_point not_before, int page, int max_pages,
+                   std::vector<twilio::MessageResource>& listed) {
+  PageRead read;
+  if (response.failure != twilio::Failure::None) {
+    read.problem = "transport: " + response.error;
+    return read;
+  }
+  if (response.http_status != 200) {
+    read.problem = "HTTP " + std::to_string(response.http_status);
+    return read;
+  }
+  auto parsed = twilio::parse_message_page(response.body);
+  if (!parsed) {
+    read.problem = "the answer is not a message list";
+    return read;
+  }
+  bool older_than_send = false;
+  for (auto& message : parsed->messages) {
+    if (message.date_created && *message.date_created < not_before) older_than_send = true;
+    listed.push_back(std::move(message));
+  }
+  // Newest first: once a page reaches back before the send, later pages
+  // hold only older messages.
+  if (older_than_send || parsed->next_page_uri.empty()) {
+    read.step = PageStep::Complete;
+    return read;
+  }
+  if (page >= max_pages) {
+    read.problem = "more than " + std::to_string(static_cast<long long>(max_pages) * kPageSize) +
+                   " messages since the send: the list is inconclusive";
+    return read;
+  }
+  read.step = PageStep::NextPage;
+  read.next_page_uri = std::move(parsed->next_page_uri);
+  return read;
+}
+
+UnknownDecision resolve_unknown(const UnknownSend& message, const std::vector<twilio::MessageResource>* listed,
+                                const std::vector<std::string>& taken, long long max_attempts) {
+  UnknownDecision decision;
+  // A lookup that failed proves nothing.
+  if (listed == nullptr) return decision;
+  if (const twilio::MessageResource* found = twilio::find_lost_send(message.send, *listed, taken)) {
+    decision.resolution = Resolution::Found;
+    decision.found = found;
+    return decision;
+  }
+  // Not listed yet may only mean not listed yet.
+  if (!message.window_passed) return decision;
+  // Twilio's list proves the request never created a message: sending it
+  // again cannot make a duplicate.
+  if (message.attempts >= max_attempts) {
+    decision.resolution = Resolution::GiveUp;
+    decision.why = "not created at Twilio after " + std::to_string(message.attempts) +
+                   " attempts (the last one's answer was lost)";
+  } else {
+    decision.resolution = Resolution::SendAgain;
+    decision.why = "reconcile: not in Twilio's message list after the window; sent again";
+  }
+  return decision;
+}
 
 ReconcileStats reconcile(pg::Connection& db, const config::Config& config, int limit) {
   ReconcileStats stats;
@@ -268,34 +312,33 @@ ReconcileStats reconcile(pg::Connection& db, const config::Config& config, int l
       continue;
     }
     const std::vector<std::string> taken = taken_sids(db, *listed);
-    if (const twilio::MessageResource* found = twilio::find_lost_send(send, *listed, taken)) {
-      const std::string result = record_found(db, row, *found);
-      ++stats.found;
-      auto line = result == "sid_conflict" ? log::error("reconcile_found") : log::info("reconcile_found");
-      line.kv("tenant", row.tenant_id).kv("message_id", row.id).kv("sid", found->sid).kv("status", found->status)
-          .kv("record", result);
-      continue;
-    }
-    if (!row.window_passed) {
-      look_again_later();
-      continue;
-    }
-    // Twilio's list proves the request never created a message: sending it
-    // again cannot make a duplicate.
+    const UnknownSend message{send, row.attempts, row.window_passed};
+    const UnknownDecision decision = resolve_unknown(message, &*listed, taken, max_attempts);
     const std::string attempts_text = std::to_string(row.attempts);
-    if (row.attempts >= max_attempts) {
-      const std::string why = "not created at Twilio after " + std::to_string(row.attempts) +
-                              " attempts (the last one's answer was lost)";
-      db.exec(kGiveUp, {tenant_text, row.created_at, row.id, attempts_text, why});
-      ++stats.gave_up;
-      log::warning("reconcile_gave_up").kv("tenant", row.tenant_id).kv("message_id", row.id)
-          .kv("attempts", row.attempts);
-    } else {
-      const std::string why = "reconcile: not in Twilio's message list after the window; sent again";
-      db.exec(kSendAgain, {tenant_text, row.created_at, row.id, attempts_text, why});
-      ++stats.resent;
-      log::info("reconcile_send_again").kv("tenant", row.tenant_id).kv("message_id", row.id)
-          .kv("attempts", row.attempts);
+    switch (decision.resolution) {
+      case Resolution::Found: {
+        const std::string result = record_found(db, row, *decision.found);
+        ++stats.found;
+        auto line = result == "sid_conflict" ? log::error("reconcile_found") : log::info("reconcile_found");
+        line.kv("tenant", row.tenant_id).kv("message_id", row.id).kv("sid", decision.found->sid)
+            .kv("status", decision.found->status).kv("record", result);
+        break;
+      }
+      case Resolution::LookAgainLater:
+        look_again_later();
+        break;
+      case Resolution::GiveUp:
+        db.exec(kGiveUp, {tenant_text, row.created_at, row.id, attempts_text, decision.why});
+        ++stats.gave_up;
+        log::warning("reconcile_gave_up").kv("tenant", row.tenant_id).kv("message_id", row.id)
+            .kv("attempts", row.attempts);
+        break;
+      case Resolution::SendAgain:
+        db.exec(kSendAgain, {tenant_text, row.created_at, row.id, attempts_text, decision.why});
+        ++stats.resent;
+        log::info("reconcile_send_again").kv("tenant", row.tenant_id).kv("message_id", row.id)
+            .kv("attempts", row.attempts);
+        break;
     }
   }
   return stats;

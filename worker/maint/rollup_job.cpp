@@ -15,27 +15,17 @@ namespace {
 
 constexpr long long kHourSeconds = 3600;
 constexpr long long kDaySeconds = 24 * kHourSeconds;
-// Hours recomputed per statement: bounds the memory of one statement when a
-// first run rolls up a long history. Always whole days, so that a day is
-// summed once all of its changed hours are recomputed.
-constexpr size_t kChunkHours = 72;
-
-struct TenantHour {
-  long long tenant_id = 0;
-  long long hour = 0;  // seconds since the epoch, a multiple of kHourSeconds
-};
-
 // Both arrays of a list of (tenant, start) pairs, for unnest($1, $2).
-std::pair<std::string, std::string> arrays(const std::vector<TenantHour>& pairs) {
+std::pair<std::string, std::string> arrays(const std::vector<TenantPeriod>& pairs) {
   std::string tenants = "{";
   std::string starts = "{";
-  for (const TenantHour& pair : pairs) {
+  for (const TenantPeriod& pair : pairs) {
     if (tenants.size() > 1) {
       tenants += ',';
       starts += ',';
     }
     tenants += std::to_string(pair.tenant_id);
-    starts += std::to_string(pair.hour);
+    starts += std::to_string(pair.start);
   }
   return {tenants + "}", starts + "}"};
 }
@@ -43,7 +33,7 @@ std::pair<std::string, std::string> arrays(const std::vector<TenantHour>& pairs)
 // Hours whose rows the snapshot `previous` could not see, and hours of
 // deleted rows; with no previous run, every hour that has messages or
 // rollup rows.
-std::vector<TenantHour> changed_hours(pg::Connection& db, const std::optional<std::string>& previous) {
+std::vector<TenantPeriod> changed_hours(pg::Connection& db, const std::optional<std::string>& previous) {
   pg::Result rows = [&] {
     if (!previous) {
       return db.exec(
@@ -69,7 +59,7 @@ std::vector<TenantHour> changed_hours(pg::Connection& db, const std::optional<st
         " ORDER BY 1, 2",
         {xmin, *previous});
   }();
-  std::vector<TenantHour> hours;
+  std::vector<TenantPeriod> hours;
   hours.reserve(static_cast<size_t>(rows.rows()));
   for (int i = 0; i < rows.rows(); ++i) hours.push_back({rows.get_int(i, 0), rows.get_int(i, 1)});
   return hours;
@@ -113,18 +103,11 @@ std::string derived_rows(std::string_view period) {
          " + (SELECT count(*) FROM s)";
 }
 
-// Replaces the hourly rows of `hours` from the messages, then the daily
-// rows of their days from the hourly rows. Returns the rows written.
-long long recompute(pg::Connection& db, const std::vector<TenantHour>& hours, RollupStats& stats) {
-  std::vector<TenantHour> days;
-  for (const TenantHour& pair : hours) {
-    const long long day = pair.hour - pair.hour % kDaySeconds;
-    if (days.empty() || days.back().tenant_id != pair.tenant_id || days.back().hour != day) {
-      days.push_back({pair.tenant_id, day});
-    }
-  }
-  const auto [hour_tenants, hour_starts] = arrays(hours);
-  const auto [day_tenants, day_starts] = arrays(days);
+// Replaces the hourly rows of the chunk's hours from the messages, then the
+// daily rows of its days from the hourly rows. Returns the rows written.
+long long recompute(pg::Connection& db, const RollupChunk& chunk, RollupStats& stats) {
+  const auto [hour_tenants, hour_starts] = arrays(chunk.hours);
+  const auto [day_tenants, day_starts] = arrays(chunk.days);
 
   delete_periods(db, "hour", hour_tenants, hour_starts);
 
@@ -203,12 +186,33 @@ long long recompute(pg::Connection& db, const std::vector<TenantHour>& hours, Ro
       {day_tenants, day_starts});
   rows += daily.get_int(0, 0);
 
-  stats.hours += static_cast<long long>(hours.size());
-  stats.days += static_cast<long long>(days.size());
+  stats.hours += static_cast<long long>(chunk.hours.size());
+  stats.days += static_cast<long long>(chunk.days.size());
   return rows;
 }
 
 }  // namespace
+
+std::vector<RollupChunk> plan_chunks(const std::vector<TenantPeriod>& hours, size_t chunk_hours) {
+  std::vector<RollupChunk> chunks;
+  RollupChunk chunk;
+  for (size_t i = 0; i < hours.size(); ++i) {
+    const TenantPeriod& hour = hours[i];
+    chunk.hours.push_back(hour);
+    const long long day = hour.start - hour.start % kDaySeconds;
+    if (chunk.days.empty() || chunk.days.back().tenant_id != hour.tenant_id || chunk.days.back().start != day) {
+      chunk.days.push_back({hour.tenant_id, day});
+    }
+    const bool last = i + 1 == hours.size();
+    const bool day_ends = last || hours[i + 1].tenant_id != hour.tenant_id ||
+                          hours[i + 1].start / kDaySeconds != hour.start / kDaySeconds;
+    if (last || (day_ends && chunk.hours.size() >= chunk_hours)) {
+      chunks.push_back(std::move(chunk));
+      chunk = {};
+    }
+  }
+  return chunks;
+}
 
 RollupStats rollup(pg::Connection& db) {
   RollupStats stats;
@@ -229,18 +233,7 @@ RollupStats rollup(pg::Connection& db) {
   db.exec("SET LOCAL enable_mergejoin = off");
   db.exec("SET LOCAL jit = off");
 
-  const std::vector<TenantHour> hours = changed_hours(db, previous);
-  std::vector<TenantHour> chunk;
-  for (size_t i = 0; i < hours.size(); ++i) {
-    chunk.push_back(hours[i]);
-    const bool last = i + 1 == hours.size();
-    const bool day_ends = last || hours[i + 1].tenant_id != hours[i].tenant_id ||
-                          hours[i + 1].hour / kDaySeconds != hours[i].hour / kDaySeconds;
-    if (last || (day_ends && chunk.size() >= kChunkHours)) {
-      stats.rows += recompute(db, chunk, stats);
-      chunk.clear();
-    }
-  }
+  for (const RollupChunk& chunk : plan_chunks(changed_hours(db, previous))) stats.rows += recompute(db, chunk, stats);
 
   // A first run fills the tables from nothing: their statistics would
   // otherwise say "empty" until autovacuum comes by.

@@ -46,14 +46,6 @@ constexpr long long kReadPositionSlackMs = 5000;
 // their messages stay 'dispatching' and wagate-maint resolves them.
 constexpr auto kUnrecordedGiveUp = std::chrono::seconds(30);
 
-// What the operator reads in last_error: the HTTP status and Twilio's code.
-std::string describe(const twilio::Response& response, const twilio::SendResult& result) {
-  if (response.failure != twilio::Failure::None) return result.error_message;
-  std::string text = "HTTP " + std::to_string(response.http_status);
-  if (result.error_code) text += " (Twilio error " + std::to_string(*result.error_code) + ")";
-  return text;
-}
-
 }  // namespace
 
 Settings Settings::from(const config::Config& config) {
@@ -372,7 +364,9 @@ void Sender::dispatch(Clock::time_point now) {
       skipped.push_back(std::move(item.entry));
       continue;
     }
-    if (found->second.outcome == ClaimOutcome::CanceledOptedOut) {
+    const DispatchPlan plan = plan_dispatch(found->second.outcome, !item.sender_key.empty(),
+                                            !item.tenant->tenant.auth_tokens.empty());
+    if (plan.step == DispatchStep::Cancel) {
       // The claim already made it final: nothing to send or record, only
       // its entry to acknowledge. Its rate token stays spent (rare).
       log::info("send_canceled")
@@ -386,9 +380,8 @@ void Sender::dispatch(Clock::time_point now) {
       continue;
     }
     const int attempt = found->second.attempt;
-    if (item.sender_key.empty()) {
-      finish_without_request(std::move(item), attempt, twilio::Outcome::Rejected,
-                             "tenant has neither a WhatsApp sender nor a Messaging Service");
+    if (plan.step == DispatchStep::Refuse) {
+      record(std::move(item), attempt, refused(plan.why), twilio::Response{});
       continue;
     }
     start(std::move(item), attempt);
@@ -404,10 +397,6 @@ void Sender::start(Waiting item, int attempt) {
         .kv("hint", "set status_callback_url or public_base_url: without it Twilio reports no delivery status");
   }
   const tenants::Tenant& tenant = item.tenant->tenant;
-  if (tenant.auth_tokens.empty()) {
-    finish_without_request(std::move(item), attempt, twilio::Outcome::Rejected, "tenant has no auth token");
-    return;
-  }
   const twilio::Credentials credentials{tenant.account_sid, tenant.auth_tokens.front()};
   const twilio::Request request = twilio::create_message(settings_.api_base, credentials, item.message);
   const unsigned long long tag = next_tag_++;
@@ -415,34 +404,10 @@ void Sender::start(Waiting item, int attempt) {
     multi_.start(request, tag);
   } catch (const HttpError& e) {
     // libcurl refused the handle: nothing left this host.
-    finish_without_request(std::move(item), attempt, twilio::Outcome::Retryable, e.what());
+    complete(InFlight{std::move(item), attempt}, never_sent(e.what()));
     return;
   }
   in_flight_.emplace(tag, InFlight{std::move(item), attempt});
-}
-
-void Sender::finish_without_request(Waiting item, int attempt, twilio::Outcome outcome, const std::string& why) {
-  if (outcome == twilio::Outcome::Retryable) {
-    // Nothing left this host: classified like a connection that never opened.
-    twilio::Response response;
-    response.failure = twilio::Failure::Connect;
-    response.error = why;
-    response.request_sent = false;
-    complete(InFlight{std::move(item), attempt}, response);
-    return;
-  }
-  // Refused before asking Twilio: failed like Twilio's own refusal, without a code.
-  Done done;
-  done.record.key = item.key;
-  done.record.attempt = attempt;
-  done.record.outcome = "failed";
-  done.record.error_message = why;
-  done.record.last_error = why;
-  done.entry = std::move(item.entry);
-  done.outcome = twilio::Outcome::Rejected;
-  local_ids_.erase(item.key.id);
-  metrics::count_send(done.record.outcome);
-  done_.push_back(std::move(done));
 }
 
 void Sender::finish(unsigned long long tag, const twilio::Response& response) {
@@ -453,45 +418,26 @@ void Sender::finish(unsigned long long tag, const twilio::Response& response) {
 }
 
 void Sender::complete(InFlight flight, const twilio::Response& response) {
-  const twilio::SendResult result = twilio::classify_create(response);
+  const Attempt attempt{flight.attempt, settings_.max_attempts, retry_policy_, jitter_(random_)};
+  record(std::move(flight.item), flight.attempt, decide_send(response, attempt), response);
+}
+
+void Sender::record(Waiting item, int attempt, SendDecision decision, const twilio::Response& response) {
   Done done;
-  done.record.key = flight.item.key;
-  done.record.attempt = flight.attempt;
-  done.entry = std::move(flight.item.entry);
-  done.outcome = result.outcome;
+  done.record.key = item.key;
+  done.record.attempt = attempt;
+  done.record.outcome = std::string(decision.record_outcome());
+  done.record.sid = std::move(decision.sid);
+  done.record.error_code = decision.error_code;
+  done.record.error_message = std::move(decision.error_message);
+  done.record.retry_in_ms = decision.retry_in.count();
+  done.record.last_error = std::move(decision.last_error);
+  done.entry = std::move(item.entry);
+  done.outcome = decision.outcome;
   done.http_status = response.http_status;
   done.duration_ms = response.duration.count();
-  if (response.failure != twilio::Failure::None) done.transport_error = response.error;
-  const std::string why = describe(response, result);
-  switch (result.outcome) {
-    case twilio::Outcome::Created:
-      done.record.outcome = "created";
-      done.record.sid = result.sid;
-      break;
-    case twilio::Outcome::Rejected:
-      done.record.outcome = "failed";
-      done.record.error_code = result.error_code;
-      done.record.error_message = result.error_message;
-      done.record.last_error = why;
-      break;
-    case twilio::Outcome::Retryable:
-      if (flight.attempt >= settings_.max_attempts) {
-        done.record.outcome = "failed";
-        done.record.error_code = result.error_code;
-        done.record.error_message =
-            "gave up after " + std::to_string(flight.attempt) + " attempts; last: " + result.error_message;
-      } else {
-        done.record.outcome = "retrying";
-        done.record.retry_in_ms = backoff::full_jitter(retry_policy_, flight.attempt).count();
-      }
-      done.record.last_error = why;
-      break;
-    case twilio::Outcome::Unknown:
-      done.record.outcome = "unknown";
-      done.record.last_error = why;
-      break;
-  }
-  local_ids_.erase(flight.item.key.id);
+  done.transport_error = std::move(decision.transport_error);
+  local_ids_.erase(item.key.id);
   metrics::count_send(done.record.outcome);
   done_.push_back(std::move(done));
 }

@@ -7,11 +7,13 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "queue.hpp"
+#include "send_decision.hpp"
 #include "send_store.hpp"
 #include "tenant_directory.hpp"
 #include "wagate/backoff.hpp"
@@ -89,7 +91,7 @@ class Sender {
   void start(Waiting item, int attempt);
   void finish(unsigned long long tag, const twilio::Response& response);
   void complete(InFlight flight, const twilio::Response& response);
-  void finish_without_request(Waiting item, int attempt, twilio::Outcome outcome, const std::string& why);
+  void record(Waiting item, int attempt, SendDecision decision, const twilio::Response& response);
   void flush(Clock::time_point now);
   void sweep(Clock::time_point now);
   void reclaim(Clock::time_point now);
@@ -114,6 +116,8 @@ class Sender {
   rate_limiter::Limiter limiter_;
   twilio::Multi multi_;
   backoff::Policy retry_policy_;
+  std::mt19937_64 random_{std::random_device{}()};
+  std::uniform_real_distribution<double> jitter_{0.0, 1.0};  // where in [0, ceiling] a retry falls
 
   std::map<std::string, SenderQueue> senders_;  // by sender key
   std::string round_robin_after_;               // the sender served first last time goes last next time
