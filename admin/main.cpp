@@ -11,8 +11,6 @@
 #include "wagate/error.hpp"
 #include "wagate/process.hpp"
 
-extern char** environ;
-
 namespace wagate::admin {
 namespace {
 
@@ -46,26 +44,11 @@ int help_command(const Globals& globals, std::span<const std::string> /*args*/) 
   return 0;
 }
 
-// The same variables Config::load reads from the process environment.
-std::map<std::string, std::string> wagate_environment() {
-  std::map<std::string, std::string> env;
-  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
-    const std::string_view text(*entry);
-    const size_t equals = text.find('=');
-    if (equals == std::string_view::npos) continue;
-    const std::string_view name = text.substr(0, equals);
-    if (name.starts_with("WAGATE_") || name == "CREDENTIALS_DIRECTORY") {
-      env.emplace(name, text.substr(equals + 1));
-    }
-  }
-  return env;
-}
-
 }  // namespace
 
 config::Config load_config(const Globals& globals) {
   if (globals.config_path == config::kDefaultPath && !std::filesystem::exists(globals.config_path)) {
-    return config::Config::defaults(wagate_environment());
+    return config::Config::defaults(config::process_environment());
   }
   return config::Config::load(globals.config_path);
 }

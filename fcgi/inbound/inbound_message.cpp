@@ -12,6 +12,7 @@
 #include "wagate/pg.hpp"
 #include "wagate/store.hpp"
 #include "wagate/webhook.hpp"
+#include "wagate/time.hpp"
 
 namespace wagate::inbound {
 namespace {
@@ -129,7 +130,7 @@ http::Response inbound_message(http::Request& request, Context& context, Service
   const auto& config = context.config();
   const std::string action = contact_action(verified.params.first("Body").value_or(""),
                                             config.list("opt_out_keywords"), config.list("opt_in_keywords"));
-  const std::string record = inbound_record(verified.tenant->id, verified.params, action, store::utc_now());
+  const std::string record = inbound_record(verified.tenant->id, verified.params, action, time::format_iso8601(time::now_micros(), 6));
 
   const char* outcome = "stored";
   try {

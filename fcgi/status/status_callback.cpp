@@ -9,6 +9,7 @@
 #include "wagate/json.hpp"
 #include "wagate/log.hpp"
 #include "wagate/webhook.hpp"
+#include "wagate/time.hpp"
 
 namespace wagate::status {
 namespace {
@@ -70,7 +71,7 @@ http::Response status_callback(http::Request& request, Context& context, Service
   json::set(record.get(), "status", json::string(status));
   json::set(record.get(), "error_code", json::string(code.value_or("")));
   json::set(record.get(), "error_message", json::string(message));
-  json::set(record.get(), "received_at", json::string(store::utc_now()));
+  json::set(record.get(), "received_at", json::string(time::format_iso8601(time::now_micros(), 6)));
 
   const store::Outcome outcome = services.writer.store(json::dump(record.get()), budget.deadline());
   if (outcome == store::Outcome::Lost) {

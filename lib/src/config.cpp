@@ -147,6 +147,9 @@ std::string resolve_secret_path(const std::string& path, const std::map<std::str
   return dir->second.ends_with('/') ? dir->second + path : dir->second + "/" + path;
 }
 
+
+}  // namespace
+
 std::map<std::string, std::string> process_environment() {
   std::map<std::string, std::string> env;
   for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
@@ -160,8 +163,6 @@ std::map<std::string, std::string> process_environment() {
   }
   return env;
 }
-
-}  // namespace
 
 std::string check_value(const KeySpec& spec, std::string_view value) {
   const std::string got = spec.secret ? std::string(Secret::kRedacted) : "'" + std::string(value) + "'";

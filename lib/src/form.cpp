@@ -3,6 +3,8 @@
 
 #include <utility>
 
+#include "wagate/text.hpp"
+
 namespace wagate::form {
 
 void Params::add(std::string name, std::string value) { items_.push_back({std::move(name), std::move(value)}); }
@@ -21,39 +23,6 @@ std::vector<std::string_view> Params::all(std::string_view name) const {
   }
   return values;
 }
-
-namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Decodes text[begin, end) into out. Returns the offset (in the whole text, so
-// the error points at the byte the sender got wrong) of a bad '%', if any.
-std::optional<size_t> decode(std::string_view text, size_t begin, size_t end, std::string& out) {
-  out.clear();
-  out.reserve(end - begin);
-  for (size_t i = begin; i < end; ++i) {
-    const char c = text[i];
-    if (c == '+') {
-      out.push_back(' ');
-    } else if (c == '%') {
-      const int high = i + 1 < end ? hex_value(text[i + 1]) : -1;
-      const int low = i + 2 < end ? hex_value(text[i + 2]) : -1;
-      if (high < 0 || low < 0) return i;
-      out.push_back(static_cast<char>(high * 16 + low));
-      i += 2;
-    } else {
-      out.push_back(c);
-    }
-  }
-  return std::nullopt;
-}
-
-}  // namespace
 
 ParseResult parse(std::string_view text, size_t max_params) {
   ParseResult result;
@@ -74,8 +43,8 @@ ParseResult parse(std::string_view text, size_t max_params) {
       }
       std::string name;
       std::string value;
-      std::optional<size_t> bad = decode(text, pos, equals, name);
-      if (!bad && equals < end) bad = decode(text, equals + 1, end, value);
+      std::optional<size_t> bad = text::percent_decode_into(text, pos, equals, text::Plus::Space, name);
+      if (!bad && equals < end) bad = text::percent_decode_into(text, equals + 1, end, text::Plus::Space, value);
       if (bad) {
         result.error = "invalid percent-escape at offset " + std::to_string(*bad);
         return result;

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "wagate/error.hpp"
+#include "wagate/file_descriptor.hpp"
 #include "wagate/log.hpp"
 #include "wagate/metrics.hpp"
 
@@ -59,11 +60,8 @@ bool is_quarantine_file(const char* name) {
 }
 
 void fsync_dir(const std::string& dir) {
-  const int dir_fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    fsync(dir_fd);
-    close(dir_fd);
-  }
+  const FileDescriptor dir_fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir_fd) fsync(dir_fd.get());
 }
 
 std::vector<std::string> spool_files(const std::string& dir) {
@@ -178,12 +176,10 @@ struct SidecarCount {
 };
 
 std::optional<SidecarCount> read_sidecar(const std::string& spool_path) {
-  const int fd = open(sidecar_path(spool_path).c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
+  const FileDescriptor fd(open(sidecar_path(spool_path).c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return std::nullopt;
   std::string raw;
-  const bool ok = pread_all(fd, raw, 0, kSidecarSize);
-  close(fd);
-  if (!ok || crc32(std::string_view(raw).substr(0, 16)) != get_u32(raw.data() + 16)) return std::nullopt;
+  if (!pread_all(fd.get(), raw, 0, kSidecarSize) || crc32(std::string_view(raw).substr(0, 16)) != get_u32(raw.data() + 16)) return std::nullopt;
   return SidecarCount{get_u64(raw.data()), get_u64(raw.data() + 8)};
 }
 
@@ -221,12 +217,10 @@ ParsedFile parse_file(std::string_view bytes) {
 }
 
 std::vector<std::string> read_file_records(const std::string& path) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw SpoolError("spool: cannot open " + path + ": " + errno_text());
+  const FileDescriptor fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) throw SpoolError("spool: cannot open " + path + ": " + errno_text());
   std::string bytes;
-  const bool ok = read_all(fd, bytes);
-  close(fd);
-  if (!ok) throw SpoolError("spool: cannot read " + path);
+  if (!read_all(fd.get(), bytes)) throw SpoolError("spool: cannot read " + path);
   return parse_file(bytes).records;
 }
 
@@ -247,25 +241,24 @@ Stats stats(const std::string& dir) {
   }
   closedir(d);
   for (const std::string& path : files) {
-    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) continue;  // replayed and deleted since the listing
+    const FileDescriptor fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) continue;  // replayed and deleted since the listing
     // The sidecar before the size: a writer updates it after its fsync, so
     // it never covers more than the bytes a later fstat sees; if it appears
     // to, it is damaged and the whole file is counted instead.
     SidecarCount known = read_sidecar(path).value_or(SidecarCount{});
     struct stat st{};
-    if (fstat(fd, &st) == 0) {
+    if (fstat(fd.get(), &st) == 0) {
       const auto size = static_cast<std::uint64_t>(st.st_size);
       ++result.files;
       result.bytes += size;
       if (known.bytes > size) known = {};
       std::string tail;
-      if (known.bytes < size && pread_all(fd, tail, known.bytes, size - known.bytes)) {
+      if (known.bytes < size && pread_all(fd.get(), tail, known.bytes, size - known.bytes)) {
         known.records += count_records(tail);
       }
       result.records += known.records;
     }
-    close(fd);
   }
   return result;
 }
@@ -296,9 +289,9 @@ void Spool::open_file_locked() {
   std::string path = dir_ + "/spool-" + name + ".log";
   // Created under a name replay ignores and renamed only once locked: a
   // replayer can never take (and delete) a file its writer has not locked yet.
-  const int fd = open(staging.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
-  if (fd < 0) throw SpoolError("spool: cannot open " + staging + ": " + errno_text());
-  bool placed = flock(fd, LOCK_EX | LOCK_NB) == 0;
+  FileDescriptor fd(open(staging.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600));
+  if (!fd) throw SpoolError("spool: cannot open " + staging + ": " + errno_text());
+  bool placed = flock(fd.get(), LOCK_EX | LOCK_NB) == 0;
   // Never over an existing file: a spool opened again in the same second by
   // the same pid (a restart, a reused pid) would otherwise replace a file
   // full of acknowledged records.
@@ -313,29 +306,23 @@ void Spool::open_file_locked() {
   }
   if (!placed) {
     const std::string reason = errno_text();
-    close(fd);
+    fd.reset();
     unlink(staging.c_str());
     throw SpoolError("spool: cannot prepare " + path + ": " + reason);
   }
   // The directory entry must be durable too, or a crash could lose the file.
   fsync_dir(dir_);
-  fd_ = fd;
+  fd_ = std::move(fd);
   file_records_ = 0;
   file_bytes_ = 0;
   // Without its sidecar a file is still counted, only by reading it: the
   // count is a convenience, the records are what must not fail.
-  count_fd_ = open(sidecar_path(path).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  count_fd_.reset(open(sidecar_path(path).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
 }
 
 void Spool::close_file_locked() {
-  if (count_fd_ >= 0) {
-    close(count_fd_);
-    count_fd_ = -1;
-  }
-  if (fd_ >= 0) {
-    close(fd_);  // releases the flock: the file is now replayable
-    fd_ = -1;
-  }
+  count_fd_.reset();
+  fd_.reset();  // releases the flock: the file is now replayable
 }
 
 void Spool::append(std::string_view payload) { append_batch({std::string(payload)}); }
@@ -349,29 +336,26 @@ void Spool::append_batch(const std::vector<std::string>& payloads) {
   }
 
   const std::lock_guard lock(mutex_);
-  if (fd_ < 0) open_file_locked();
-  if (!write_all(fd_, bytes)) {
+  if (!fd_) open_file_locked();
+  if (!write_all(fd_.get(), bytes)) {
     const std::string reason = errno_text();
     close_file_locked();  // a half-written record must not be followed by good ones
     throw SpoolError("spool: write failed: " + reason);
   }
-  if (fdatasync(fd_) != 0) {
+  if (fdatasync(fd_.get()) != 0) {
     const std::string reason = errno_text();
     close_file_locked();
     throw SpoolError("spool: fdatasync failed: " + reason);
   }
   file_records_ += payloads.size();
   file_bytes_ += bytes.size();
-  if (count_fd_ >= 0) {
+  if (count_fd_) {
     // Not fsynced: after a crash stats() reads the bytes it does not cover.
     char sidecar[kSidecarSize];
     put_u64(sidecar, file_records_);
     put_u64(sidecar + 8, file_bytes_);
     put_u32(sidecar + 16, crc32(std::string_view(sidecar, 16)));
-    if (pwrite(count_fd_, sidecar, kSidecarSize, 0) != static_cast<ssize_t>(kSidecarSize)) {
-      close(count_fd_);
-      count_fd_ = -1;
-    }
+    if (pwrite(count_fd_.get(), sidecar, kSidecarSize, 0) != static_cast<ssize_t>(kSidecarSize)) count_fd_.reset();
   }
 }
 
@@ -379,11 +363,11 @@ void Spool::write_quarantine(const std::vector<std::string>& payloads, const std
   std::string bytes;
   for (const std::string& payload : payloads) frame(bytes, payload);
   const std::string path = dir_ + "/quarantine-" + next_name() + ".log";
-  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) throw SpoolError("spool: cannot create " + path + ": " + errno_text());
-  const bool ok = write_all(fd, bytes) && fdatasync(fd) == 0;
+  FileDescriptor fd(open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!fd) throw SpoolError("spool: cannot create " + path + ": " + errno_text());
+  const bool ok = write_all(fd.get(), bytes) && fdatasync(fd.get()) == 0;
   const std::string reason = errno_text();
-  close(fd);
+  fd.reset();
   if (!ok) {
     unlink(path.c_str());
     throw SpoolError("spool: cannot write " + path + ": " + reason);
@@ -402,18 +386,15 @@ std::size_t Spool::replay(const ApplyBatch& apply, std::size_t batch_size) {
   }
   std::size_t applied = 0;
   for (const std::string& path : spool_files(dir_)) {
-    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) continue;
+    // Held until the file is deleted: its flock keeps other replayers out.
+    const FileDescriptor fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) continue;
     struct stat st{};
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0 || fstat(fd, &st) != 0 || st.st_nlink == 0) {
-      close(fd);  // a live writer, another replayer, or already replayed and deleted
-      continue;
+    if (flock(fd.get(), LOCK_EX | LOCK_NB) != 0 || fstat(fd.get(), &st) != 0 || st.st_nlink == 0) {
+      continue;  // a live writer, another replayer, or already replayed and deleted
     }
     std::string bytes;
-    if (!read_all(fd, bytes)) {
-      close(fd);
-      continue;
-    }
+    if (!read_all(fd.get(), bytes)) continue;
     ParsedFile parsed = parse_file(bytes);
     if (parsed.torn_tail > 0) {
       log::warning("spool_torn_tail").kv("file", path).kv("dropped_bytes", static_cast<long long>(parsed.torn_tail));
@@ -421,34 +402,28 @@ std::size_t Spool::replay(const ApplyBatch& apply, std::size_t batch_size) {
     const std::vector<std::string>& records = parsed.records;
     std::vector<std::string> quarantine = std::move(parsed.skipped);
     const std::size_t damaged = quarantine.size();
-    try {
-      for (std::size_t start = 0; start < records.size(); start += batch_size) {
-        const std::size_t end = std::min(records.size(), start + batch_size);
-        const std::vector<std::size_t> rejected =
-            apply(std::vector<std::string>(records.begin() + static_cast<std::ptrdiff_t>(start),
-                                           records.begin() + static_cast<std::ptrdiff_t>(end)));
-        std::vector<bool> is_rejected(end - start, false);
-        std::size_t refused = 0;
-        for (const std::size_t index : rejected) {
-          if (index < is_rejected.size() && !is_rejected[index]) {
-            is_rejected[index] = true;
-            quarantine.push_back(records[start + index]);
-            ++refused;
-          }
+    for (std::size_t start = 0; start < records.size(); start += batch_size) {
+      const std::size_t end = std::min(records.size(), start + batch_size);
+      const std::vector<std::size_t> rejected =
+          apply(std::vector<std::string>(records.begin() + static_cast<std::ptrdiff_t>(start),
+                                         records.begin() + static_cast<std::ptrdiff_t>(end)));
+      std::vector<bool> is_rejected(end - start, false);
+      std::size_t refused = 0;
+      for (const std::size_t index : rejected) {
+        if (index < is_rejected.size() && !is_rejected[index]) {
+          is_rejected[index] = true;
+          quarantine.push_back(records[start + index]);
+          ++refused;
         }
-        applied += end - start - refused;
       }
-      // Moved aside before the file goes: nothing leaves the spool unkept.
-      if (!quarantine.empty()) write_quarantine(quarantine, path);
-    } catch (...) {
-      close(fd);
-      throw;
+      applied += end - start - refused;
     }
+    // Moved aside before the file goes: nothing leaves the spool unkept.
+    if (!quarantine.empty()) write_quarantine(quarantine, path);
     if (damaged > 0) metrics::count_spool_quarantine("damaged", damaged);
     if (quarantine.size() > damaged) metrics::count_spool_quarantine("refused", quarantine.size() - damaged);
     unlink(sidecar_path(path).c_str());  // first: a file without its sidecar is still counted right
     unlink(path.c_str());                // still under our lock: nobody else can be replaying it
-    close(fd);
     log::info("spool_replayed").kv("file", path).kv("records", static_cast<long long>(records.size()))
         .kv("quarantined", static_cast<long long>(quarantine.size()));
   }

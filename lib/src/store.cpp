@@ -99,18 +99,6 @@ bool is_data_error(const DbError& error) {
   return query != nullptr && (query->sqlstate().starts_with("22") || query->sqlstate().starts_with("23"));
 }
 
-std::string utc_now() {
-  timespec now{};
-  clock_gettime(CLOCK_REALTIME, &now);
-  tm parts{};
-  gmtime_r(&now.tv_sec, &parts);
-  char text[40];
-  const size_t n = strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &parts);
-  char fraction[32];
-  snprintf(fraction, sizeof fraction, ".%06ldZ", now.tv_nsec / 1000);
-  return std::string(text, n) + fraction;
-}
-
 StatusWriter::StatusWriter(std::string pg_dsn, spool::Spool& spool, int committers,
                            std::chrono::milliseconds db_timeout)
     : pg_dsn_(std::move(pg_dsn)), spool_(spool), db_timeout_(db_timeout) {

@@ -11,7 +11,6 @@ SOURCE_DIR=${WAGATE_SOURCE_DIR:?set WAGATE_SOURCE_DIR to the source tree}
 ADMIN=$BUILD_DIR/bin/wagate-admin
 CLIENTS_TEST=$BUILD_DIR/bin/db_clients_test
 SQL_DIR=$SOURCE_DIR/sql
-PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 
 # The migrate runs below must see only what this script gives them.
 unset WAGATE_CONFIG WAGATE_PG_DSN
@@ -25,40 +24,12 @@ pass() { echo "ok - $*"; }
 [[ -x $ADMIN ]] || fail "$ADMIN not built"
 [[ -x $CLIENTS_TEST ]] || fail "$CLIENTS_TEST not built"
 
-free_port() {
-  local port
-  for _ in $(seq 1 200); do
-    port=$((20000 + RANDOM % 40000))
-    if [[ -z $(ss -Hltn "sport = :$port") ]]; then
-      echo "$port"
-      return 0
-    fi
-  done
-  echo "no free port found" >&2
-  return 1
-}
-
-# Postgres refuses to run as root: then the cluster belongs to the postgres
-# user, and the temporary directory (and its parents) must be reachable by it.
-AS_PG=()
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/wagate-migrations.XXXXXX")
-if [[ $(id -u) -eq 0 ]]; then
-  AS_PG=(runuser -u postgres --)
-  chmod 755 "$TMP"
-  chown postgres: "$TMP"
-  if ! "${AS_PG[@]}" test -w "$TMP"; then
-    rm -rf "$TMP"
-    TMP=$(mktemp -d /tmp/wagate-migrations.XXXXXX)
-    chmod 755 "$TMP"
-    chown postgres: "$TMP"
-  fi
-fi
+. "$(dirname "$0")/temp_postgres.sh"
+TMP=$(temp_dir wagate-migrations)
 
 cleanup() {
   set +e
-  if [[ -f $TMP/pg/postmaster.pid ]]; then
-    "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$TMP/pg" -m immediate stop >/dev/null 2>&1
-  fi
+  temp_postgres_stop "$TMP"
   if [[ -f $TMP/redis.pid ]]; then
     kill "$(cat "$TMP/redis.pid")" 2>/dev/null
     for _ in $(seq 1 50); do
@@ -71,15 +42,7 @@ cleanup() {
 trap cleanup EXIT
 
 # --- Postgres ------------------------------------------------------------------
-PG_PORT=$(free_port)
-mkdir -p "$TMP/sock"
-[[ ${#AS_PG[@]} -eq 0 ]] || chown postgres: "$TMP/sock"
-"${AS_PG[@]}" "$PG_BIN/initdb" -D "$TMP/pg" -U postgres -A trust -E UTF8 --no-sync >"$TMP/initdb.log" 2>&1 ||
-  { cat "$TMP/initdb.log" >&2; fail "initdb"; }
-# Durability is not what is tested here; a throwaway cluster may skip fsync.
-"${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$TMP/pg" -l "$TMP/pg/server.log" -w -t 60 \
-  -o "-p $PG_PORT -k $TMP/sock -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off" \
-  start >/dev/null || { cat "$TMP/pg/server.log" >&2; fail "pg_ctl start"; }
+temp_postgres_start "$TMP" || fail "the temporary Postgres did not start"
 
 dsn() { echo "host=127.0.0.1 port=$PG_PORT user=postgres dbname=$1"; }
 q() { "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d "$(dsn "$1")" -c "$2"; }

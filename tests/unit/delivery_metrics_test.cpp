@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "api_rejection.hpp"
 #include "test_context.hpp"
 #include "wagate/error.hpp"
 #include "wagate/time.hpp"
@@ -26,25 +27,12 @@ using time::kSecondMicros;
 constexpr long long kMay1 = 1714521600LL * kSecondMicros;
 constexpr long long kNow = kMay1 + 10 * kHourMicros + 17 * 60 * kSecondMicros + 123456;  // 10:17:00.123456
 
-struct Rejection {
-  int status = 0;
-  std::string code;
-  std::string field;
-  std::string message;
-};
-
-Rejection rejection(std::string_view query) {
-  try {
-    (void)parse_metrics_query(query, kNow);
-  } catch (const ApiError& e) {
-    return {e.status(), e.code(), e.field(), e.what()};
-  }
-  ADD_FAILURE() << "accepted: " << query;
-  return {};
+test::Rejection rejection(std::string_view query) {
+  return test::rejection(query, [&] { (void)parse_metrics_query(query, kNow); });
 }
 
 void expect_invalid(std::string_view query, std::string_view field, std::string_view message_part = {}) {
-  const Rejection r = rejection(query);
+  const test::Rejection r = rejection(query);
   EXPECT_EQ(r.status, 400) << query;
   EXPECT_EQ(r.code, "invalid_parameter") << query;
   EXPECT_EQ(r.field, field) << query << ": " << r.message;

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "api_rejection.hpp"
 #include "api/phone_metrics.hpp"
 #include "test_context.hpp"
 #include "wagate/crypto.hpp"
@@ -198,25 +199,12 @@ TEST(PercentDecode, KeepsPlusAndRejectsBrokenEscapes) {
 
 // ---- list parameters ----
 
-struct Rejection {
-  int status = 0;
-  std::string code;
-  std::string field;
-  std::string message;
-};
-
-Rejection rejection(std::string_view query) {
-  try {
-    (void)parse_list_query(query, "1");
-  } catch (const ApiError& e) {
-    return {e.status(), e.code(), e.field(), e.what()};
-  }
-  ADD_FAILURE() << "accepted: " << query;
-  return {};
+test::Rejection rejection(std::string_view query) {
+  return test::rejection(query, [&] { (void)parse_list_query(query, "1"); });
 }
 
 void expect_invalid(std::string_view query, std::string_view field, std::string_view code = "invalid_parameter") {
-  const Rejection r = rejection(query);
+  const test::Rejection r = rejection(query);
   EXPECT_EQ(r.status, 400) << query;
   EXPECT_EQ(r.code, code) << query;
   EXPECT_EQ(r.field, field) << query << ": " << r.message;

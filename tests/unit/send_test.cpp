@@ -7,27 +7,17 @@
 #include <vector>
 
 #include "api/auth.hpp"
+#include "api_rejection.hpp"
 #include "placeholder_reference.hpp"
 #include "wagate/error.hpp"
 
 namespace wagate::api {
 namespace {
 
-struct Rejection {
-  int status = 0;
-  std::string code;
-  std::string field;
-  std::string message;
-};
+using test::Rejection;
 
 Rejection rejection(std::string_view body) {
-  try {
-    (void)parse_send_request(body);
-  } catch (const ApiError& e) {
-    return {e.status(), e.code(), e.field(), e.what()};
-  }
-  ADD_FAILURE() << "accepted: " << body;
-  return {};
+  return test::rejection(body, [&] { (void)parse_send_request(body); });
 }
 
 void expect_invalid(std::string_view body, std::string_view field, std::string_view message_part = {}) {

@@ -57,6 +57,16 @@ TEST(Iso8601, FormatRoundTrips) {
   }
 }
 
+TEST(Iso8601, NowWithMicrosecondsIsTheArrivalTimeOfAWebhook) {
+  const long long before = now_micros();
+  const std::string text = format_iso8601(now_micros(), 6);
+  ASSERT_EQ(text.size(), 27U) << text;  // YYYY-MM-DDTHH:MM:SS.uuuuuuZ
+  const std::optional<long long> parsed = parse_iso8601(text);
+  ASSERT_TRUE(parsed.has_value()) << text;
+  EXPECT_GE(*parsed, before);
+  EXPECT_LE(*parsed, now_micros());
+}
+
 TEST(PostgresLiteral, ExactWhateverTheSessionTimeZone) {
   EXPECT_EQ(postgres_literal(0), "1970-01-01 00:00:00.000000+00");
   EXPECT_EQ(postgres_literal(1709251199999999), "2024-02-29 23:59:59.999999+00");

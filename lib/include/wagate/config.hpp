@@ -49,6 +49,10 @@ std::string check_value(const KeySpec& spec, std::string_view value);
 // Default path of the config file; `WAGATE_CONFIG` or a --config flag overrides it.
 inline constexpr std::string_view kDefaultPath = "/etc/wagate/wagate.conf";
 
+// The variables a config reads from the process environment: every
+// WAGATE_<KEY> and CREDENTIALS_DIRECTORY (systemd's LoadCredential=).
+[[nodiscard]] std::map<std::string, std::string> process_environment();
+
 class Config {
  public:
   // Loads the file (a missing file is an error) and applies WAGATE_<KEY>

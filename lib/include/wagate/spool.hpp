@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "wagate/file_descriptor.hpp"
+
 namespace wagate::spool {
 
 struct Stats {
@@ -100,8 +102,8 @@ class Spool {
 
   std::string dir_;
   std::mutex mutex_;
-  int fd_ = -1;
-  int count_fd_ = -1;  // the sidecar of fd_'s file
+  FileDescriptor fd_;
+  FileDescriptor count_fd_;  // the sidecar of fd_'s file
   std::uint64_t file_records_ = 0;
   std::uint64_t file_bytes_ = 0;
   std::atomic<unsigned> sequence_{0};  // file names of the writer and of quarantine

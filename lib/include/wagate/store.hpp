@@ -37,9 +37,6 @@ enum class Outcome {
 // connection, a timeout, a missing function) may pass and is spooled.
 [[nodiscard]] bool is_data_error(const DbError& error);
 
-// Current time as "YYYY-MM-DDTHH:MM:SS.uuuuuuZ", the arrival time of a webhook.
-std::string utc_now();
-
 // Stores status-callback records with several requests per commit: the
 // accepting threads hand their record over and wait; each committer thread
 // takes everything waiting (up to a bound) and stores it with one statement,
