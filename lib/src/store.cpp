@@ -305,8 +305,8 @@ std::vector<std::size_t> apply_records(pg::Connection& db, const std::vector<std
   return refused;
 }
 
-SpoolReplayer::SpoolReplayer(std::string pg_dsn, spool::Spool& spool)
-    : pg_dsn_(std::move(pg_dsn)), spool_(spool), thread_([this] { run(); }) {}
+SpoolReplayer::SpoolReplayer(std::string pg_dsn, spool::Spool& spool, pg::Limits limits)
+    : pg_dsn_(std::move(pg_dsn)), spool_(spool), limits_(limits), thread_([this] { run(); }) {}
 
 SpoolReplayer::~SpoolReplayer() {
   {
@@ -326,7 +326,7 @@ void SpoolReplayer::run() {
     }
     if (!spool::pending(spool_.dir())) continue;
     try {
-      if (!db || !db->healthy()) db = std::make_unique<pg::Connection>(pg_dsn_);
+      if (!db || !db->healthy()) db = std::make_unique<pg::Connection>(pg_dsn_, limits_);
       const std::size_t applied =
           spool_.replay([&](const std::vector<std::string>& records) { return apply_records(*db, records); });
       if (applied > 0) log::info("spool_drained").kv("records", static_cast<long long>(applied));

@@ -104,5 +104,24 @@ TEST(Store, StatusWriterWaiterSpoolsItselfWhileItsCommitterIsStuck) {
   std::filesystem::remove_all(dir);
 }
 
+// A graceful stop joins the replayer: with Postgres not answering, its
+// connection attempt must give up on its own limit, not hold the stop.
+TEST(Store, SpoolReplayerStopsPromptlyWhenPostgresNeverAnswers) {
+  char tmpl[] = "/tmp/wagate-store-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  const SilentServer server;
+  spool::Spool spool(dir);
+  spool.append(R"({"kind":"status","n":1})");
+  auto replayer = std::make_unique<SpoolReplayer>(
+      server.pg_dsn(), spool, pg::Limits{.connect = std::chrono::milliseconds(300)});
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // its first attempt is under way
+  const auto start = std::chrono::steady_clock::now();
+  replayer.reset();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  EXPECT_EQ(spool::stats(dir).records, 1U);  // kept for the next attempt
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace wagate::store

@@ -13,11 +13,8 @@
 #include <vector>
 
 #include "wagate/error.hpp"
+#include "wagate/pg.hpp"
 #include "wagate/spool.hpp"
-
-namespace wagate::pg {
-class Connection;
-}
 
 namespace wagate::store {
 
@@ -102,10 +99,12 @@ Outcome store_inbound(pg::Connection& db, const std::string& record);
 std::vector<std::size_t> apply_records(pg::Connection& db, const std::vector<std::string>& records);
 
 // Replays the spool into Postgres in the background, once a second while
-// there is anything to replay.
+// there is anything to replay. Its connection is bounded by `limits` like
+// every other wait of a webhook process: a Postgres that does not answer
+// must not hold a graceful stop (which joins this thread) for ever.
 class SpoolReplayer {
  public:
-  SpoolReplayer(std::string pg_dsn, spool::Spool& spool);
+  SpoolReplayer(std::string pg_dsn, spool::Spool& spool, pg::Limits limits);
   SpoolReplayer(const SpoolReplayer&) = delete;
   SpoolReplayer& operator=(const SpoolReplayer&) = delete;
   ~SpoolReplayer();
@@ -114,6 +113,7 @@ class SpoolReplayer {
   void run();
   std::string pg_dsn_;
   spool::Spool& spool_;
+  pg::Limits limits_;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
