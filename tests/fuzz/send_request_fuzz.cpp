@@ -5,15 +5,14 @@
 #include <string>
 #include <string_view>
 
+#include "fuzz_require.hpp"
 #include "api/send.hpp"
 #include "placeholder_reference.hpp"
 #include "wagate/error.hpp"
 
 namespace {
 
-void require(bool condition) {
-  if (!condition) std::abort();  // an abort is what libFuzzer reports as a crash, with the input
-}
+using wagate::fuzz::require;
 
 // Input: one byte for the limit, then the text, then (after a NUL) the value
 // of the variables: small limits reach the cut-off, values with braces check

@@ -6,15 +6,14 @@
 #include <string_view>
 #include <vector>
 
+#include "fuzz_require.hpp"
 #include "wagate/crypto.hpp"
 #include "wagate/form.hpp"
 #include "wagate/twilio_signature.hpp"
 
 namespace {
 
-void require(bool condition) {
-  if (!condition) std::abort();  // an abort is what libFuzzer reports as a crash, with the input
-}
+using wagate::fuzz::require;
 
 // Input layout: url \n body \n signature \n token; missing parts are empty.
 std::vector<std::string_view> split_parts(std::string_view input) {

@@ -5,15 +5,10 @@
 #include <string>
 #include <string_view>
 
+#include "fuzz_require.hpp"
 #include "wagate/time.hpp"
 
-namespace {
-
-void require(bool condition) {
-  if (!condition) std::abort();  // an abort is what libFuzzer reports as a crash, with the input
-}
-
-}  // namespace
+using wagate::fuzz::require;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "temp_dir.hpp"
 #include "test_context.hpp"
 #include "wagate/json.hpp"
 #include "wagate/pg.hpp"
@@ -14,9 +15,8 @@ namespace wagate::api {
 namespace {
 
 TEST(Health, DownDependenciesGiveAReasonCodeAndNoAddresses) {
-  char tmpl[] = "/tmp/wagate-health-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  const std::string dir = tmpl;
+  const test::TempDir temp("wagate-health");
+  const std::string& dir = temp.path();
   {
     spool::Spool spool(dir);
     spool.append_batch({R"({"kind":"status"})", R"({"kind":"status"})"});
@@ -38,7 +38,6 @@ TEST(Health, DownDependenciesGiveAReasonCodeAndNoAddresses) {
   EXPECT_EQ(response.body.find("port"), std::string::npos) << response.body;
   json_t* spool_info = json_object_get(body.value.get(), "spool");
   EXPECT_EQ(json_integer_value(json_object_get(spool_info, "records")), 2);
-  std::filesystem::remove_all(dir);
 }
 
 TEST(Health, FailureReasonsAreStableCodes) {

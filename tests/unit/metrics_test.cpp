@@ -14,6 +14,7 @@
 #include <string>
 #include <thread>
 
+#include "temp_dir.hpp"
 #include "test_context.hpp"
 #include "wagate/fcgi_server.hpp"
 #include "wagate/router.hpp"
@@ -43,14 +44,9 @@ long dead_pid() {
 
 class MetricsDirTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/wagate-metrics-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
   [[nodiscard]] std::string file_of(long pid) const { return dir_ + "/wagate-status-" + std::to_string(pid) + ".prom"; }
-  std::string dir_;
+  const test::TempDir temp_{"wagate-metrics"};
+  const std::string dir_ = temp_.path();
 };
 
 // What one process writes: a counter, a histogram and a gauge.

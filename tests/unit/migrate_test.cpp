@@ -7,22 +7,19 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include "temp_dir.hpp"
+
 
 namespace wagate::migrate {
 namespace {
 
 class MigrateListTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/wagate-migrate-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
   void write(const std::string& name, const std::string& content) {
     std::ofstream(dir_ + "/" + name, std::ios::binary) << content;
   }
-  std::string dir_;
+  const test::TempDir temp_{"wagate-migrate"};
+  const std::string dir_ = temp_.path();
 };
 
 TEST_F(MigrateListTest, NumericOrderNamesAndChecksums) {

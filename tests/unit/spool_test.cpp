@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "temp_dir.hpp"
 #include "wagate/error.hpp"
 
 #include <cstdlib>
@@ -21,13 +22,8 @@ namespace {
 
 class SpoolTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/wagate-spool-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string dir_;
+  const test::TempDir temp_{"wagate-spool"};
+  const std::string dir_ = temp_.path();
 };
 
 std::vector<std::string> replay_all(Spool& spool) {

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "temp_dir.hpp"
 #include "silent_server.hpp"
 #include "wagate/pg.hpp"
 
@@ -29,9 +30,8 @@ TEST(Store, OnlySqlstateClasses22And23AreDataErrors) {
 }
 
 TEST(Store, StatusWriterSpoolsEveryRecordWhenPostgresIsDown) {
-  char tmpl[] = "/tmp/wagate-store-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  const std::string dir = tmpl;
+  const test::TempDir temp("wagate-store");
+  const std::string& dir = temp.path();
   {
     spool::Spool spool(dir);
     StatusWriter writer(kDeadDsn, spool, 2, std::chrono::milliseconds(1000));
@@ -46,7 +46,6 @@ TEST(Store, StatusWriterSpoolsEveryRecordWhenPostgresIsDown) {
     EXPECT_EQ(spooled.load(), 8);
     EXPECT_EQ(spool::stats(dir).records, 8U);
   }
-  std::filesystem::remove_all(dir);
 }
 
 TEST(Store, StatusWriterReportsLostWhenNeitherStoreWorks) {
@@ -59,9 +58,8 @@ using test::SilentServer;
 
 // The contract is Twilio's: every callback answered within 2 s, stored or spooled.
 TEST(Store, StatusWriterSpoolsWithinTheDeadlineWhenPostgresNeverAnswers) {
-  char tmpl[] = "/tmp/wagate-store-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  const std::string dir = tmpl;
+  const test::TempDir temp("wagate-store");
+  const std::string& dir = temp.path();
   const SilentServer server;
   {
     spool::Spool spool(dir);
@@ -81,15 +79,13 @@ TEST(Store, StatusWriterSpoolsWithinTheDeadlineWhenPostgresNeverAnswers) {
     EXPECT_EQ(late.load(), 0);
   }
   EXPECT_EQ(spool::stats(dir).records, 4U);  // each once, though waiter and committer both gave up
-  std::filesystem::remove_all(dir);
 }
 
 // The waiter does not depend on its committer: here the committer is still
 // stuck connecting (its own limit is 3 s) when the request's deadline passes.
 TEST(Store, StatusWriterWaiterSpoolsItselfWhileItsCommitterIsStuck) {
-  char tmpl[] = "/tmp/wagate-store-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  const std::string dir = tmpl;
+  const test::TempDir temp("wagate-store");
+  const std::string& dir = temp.path();
   const SilentServer server;
   {
     spool::Spool spool(dir);
@@ -101,15 +97,13 @@ TEST(Store, StatusWriterWaiterSpoolsItselfWhileItsCommitterIsStuck) {
   }
   // The committer gave up later and found the record answered: not spooled twice.
   EXPECT_EQ(spool::stats(dir).records, 1U);
-  std::filesystem::remove_all(dir);
 }
 
 // A graceful stop joins the replayer: with Postgres not answering, its
 // connection attempt must give up on its own limit, not hold the stop.
 TEST(Store, SpoolReplayerStopsPromptlyWhenPostgresNeverAnswers) {
-  char tmpl[] = "/tmp/wagate-store-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  const std::string dir = tmpl;
+  const test::TempDir temp("wagate-store");
+  const std::string& dir = temp.path();
   const SilentServer server;
   spool::Spool spool(dir);
   spool.append(R"({"kind":"status","n":1})");
@@ -120,7 +114,6 @@ TEST(Store, SpoolReplayerStopsPromptlyWhenPostgresNeverAnswers) {
   replayer.reset();
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
   EXPECT_EQ(spool::stats(dir).records, 1U);  // kept for the next attempt
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <thread>
 
+#include "temp_dir.hpp"
 #include "wagate/crypto.hpp"
 #include "wagate/error.hpp"
 
@@ -19,14 +20,10 @@ constexpr const char* kMasterHex = "000102030405060708090a0b0c0d0e0f101112131415
 class TenantCacheOutage : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/wagate-tenants-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     std::ofstream out(dir_ + "/tenants.snapshot");
     out << kAccount << " 7 " << crypto::hex("acme") << ' '
         << crypto::hex(crypto::seal(master_, "the-token", token_aad(kAccount))) << '\n';
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   // A database that is down: every ask for a connection is counted.
   std::function<pg::Connection*()> down() {
@@ -36,7 +33,8 @@ class TenantCacheOutage : public ::testing::Test {
     };
   }
 
-  std::string dir_;
+  const test::TempDir temp_{"wagate-tenants"};
+  const std::string dir_ = temp_.path();
   Secret master_ = crypto::master_key_from(kMasterHex);
   int asks_ = 0;
 };

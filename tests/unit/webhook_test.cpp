@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "temp_dir.hpp"
 #include "test_context.hpp"
 #include "wagate/crypto.hpp"
 #include "wagate/error.hpp"
@@ -22,15 +23,11 @@ constexpr const char* kMasterHex = "000102030405060708090a0b0c0d0e0f101112131415
 class WebhookTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/wagate-webhook-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     std::ofstream(dir_ + "/master.key") << kMasterHex << "\n";
     write_snapshot({"current-token"});
     context_ = test::make_context("master_key_file = " + dir_ + "/master.key\n");
     cache_ = std::make_unique<tenants::Cache>(dir_ + "/tenants.snapshot");
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   void write_snapshot(const std::vector<std::string>& tokens) {
     const Secret master = crypto::master_key_from(kMasterHex);
@@ -67,7 +64,8 @@ class WebhookTest : public ::testing::Test {
     }
   }
 
-  std::string dir_;
+  const test::TempDir temp_{"wagate-webhook"};
+  const std::string dir_ = temp_.path();
   test::TestContext context_;
   std::unique_ptr<tenants::Cache> cache_;
 };
