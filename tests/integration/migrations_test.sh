@@ -88,7 +88,7 @@ $expected"
 pass "migrate on an empty database applies every file in order"
 
 for table in tenants api_keys messages messages_default message_index status_events conversations contact_events \
-  idempotency_keys campaigns campaign_recipients schema_migrations; do
+  idempotency_keys campaigns campaign_recipients distribution_links schema_migrations; do
   [[ $(q wagate_test "SELECT to_regclass('$table') IS NOT NULL") == t ]] || fail "table $table missing"
 done
 [[ $(q wagate_test "SELECT count(*) FROM pg_inherits WHERE inhparent = 'messages'::regclass") -eq 6 ]] ||

@@ -23,7 +23,7 @@ fi
 
 value_of() { grep -E "^$2=" "$UNITS/$1" | tail -n 1 | cut -d= -f2-; }
 
-for g in api inbound status; do
+for g in api inbound status links; do
   unit=wagate-$g.service
   assert_eq "/bin/kill -HUP \$MAINPID" "$(value_of "$unit" ExecReload)" "$unit: reload is HUP to the handler itself"
   assert_eq socket "$(value_of "$unit" StandardInput)" "$unit: gets the listening socket as fd 0"
@@ -36,31 +36,43 @@ for g in inbound status; do
   assert_contains "$(grep -E '^ReadWritePaths=' "$UNITS/wagate-$g.service")" "ReadWritePaths=/var/lib/wagate/spool" \
     "wagate-$g.service: may write the spool"
 done
-# The API writes nothing to disk but its Prometheus snapshot (a tmpfs under /run).
-if grep -E '^ReadWritePaths=' "$UNITS/wagate-api.service" | grep -qv '^ReadWritePaths=/run/wagate/metrics$'; then
-  fail "wagate-api.service may write to disk beyond /run/wagate/metrics"
-fi
-for unit in wagate-api.service wagate-inbound.service wagate-status.service wagate-sender.service wagate-maint.service; do
+# The API and the links write nothing to disk but their Prometheus snapshot (a tmpfs under /run).
+for unit in wagate-api.service wagate-links.service; do
+  if grep -E '^ReadWritePaths=' "$UNITS/$unit" | grep -qv '^ReadWritePaths=/run/wagate/metrics$'; then
+    fail "$unit may write to disk beyond /run/wagate/metrics"
+  fi
+done
+for unit in wagate-api.service wagate-inbound.service wagate-status.service wagate-links.service wagate-sender.service \
+  wagate-maint.service; do
   assert_contains "$(grep -E '^(RuntimeDirectory|ReadWritePaths)=' "$UNITS/$unit")" "/run/wagate/metrics" \
     "$unit: may publish its Prometheus snapshot"
 done
-pass "wagate-api.service writes nowhere"
+pass "wagate-api.service and wagate-links.service write nowhere"
 
-for unit in wagate-api.service wagate-inbound.service wagate-status.service wagate-sender.service wagate-maint.service; do
+for unit in wagate-api.service wagate-inbound.service wagate-status.service wagate-links.service \
+  wagate-sender.service wagate-maint.service; do
   for setting in NoNewPrivileges=yes ProtectSystem=strict PrivateTmp=yes CapabilityBoundingSet= \
     "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6" SystemCallFilter=@system-service User=wagate \
-    Environment=WAGATE_CONFIG=/etc/wagate/wagate.conf LoadCredential=master.key:/etc/wagate/master.key; do
+    Environment=WAGATE_CONFIG=/etc/wagate/wagate.conf; do
     grep -qxF "$setting" "$UNITS/$unit" || fail "$unit lacks $setting"
   done
+  if [[ $unit == wagate-links.service ]]; then
+    # The public click handler never opens tenant secrets, so never gets the key.
+    if grep -q '^LoadCredential=' "$UNITS/$unit"; then fail "$unit gets a credential it never uses"; fi
+    grep -qxF Environment=WAGATE_MASTER_KEY_FILE= "$UNITS/$unit" || fail "$unit does not clear master_key_file"
+  else
+    grep -qxF LoadCredential=master.key:/etc/wagate/master.key "$UNITS/$unit" || fail "$unit lacks the master key"
+  fi
   [[ $(head -n 1 "$UNITS/$unit") == "# $unit — "* ]] || fail "$unit lacks its header comment"
 done
-pass "every service is hardened, runs as wagate and gets the master key as a credential"
+pass "every service is hardened and runs as wagate; all but wagate-links get the master key as a credential"
 
 # The processes hold the master key and decrypted tenant tokens: no core
 # file may ever carry them to disk (the processes also make themselves
 # non-dumpable, see signals_test.sh). Memory and task ceilings bound what a
 # runaway process can take from its neighbours; each says why its number.
-for unit in wagate-api.service wagate-inbound.service wagate-status.service wagate-sender.service wagate-maint.service; do
+for unit in wagate-api.service wagate-inbound.service wagate-status.service wagate-links.service \
+  wagate-sender.service wagate-maint.service; do
   grep -qxF LimitCORE=0 "$UNITS/$unit" || fail "$unit lacks LimitCORE=0"
   for setting in MemoryMax TasksMax; do
     value=$(value_of "$unit" "$setting")
@@ -77,8 +89,8 @@ done
 pass "no service can dump core; each has a documented MemoryMax and TasksMax"
 
 assert_eq oneshot "$(value_of wagate-maint.service Type)" "maintenance runs once per timer tick"
-for unit in wagate-api.socket wagate-inbound.socket wagate-status.socket wagate-api.service wagate-inbound.service \
-  wagate-status.service wagate-sender.service wagate-maint.timer; do
+for unit in wagate-api.socket wagate-inbound.socket wagate-status.socket wagate-links.socket wagate-api.service \
+  wagate-inbound.service wagate-status.service wagate-links.service wagate-sender.service wagate-maint.timer; do
   grep -E '^Wants=' "$UNITS/wagate.target" | grep -qw "$unit" || fail "wagate.target does not pull in $unit"
 done
 pass "wagate.target pulls in every unit"
