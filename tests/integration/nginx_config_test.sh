@@ -102,7 +102,7 @@ pass "no fastcgi_keep_conn on and no upstream keepalive"
 . "$STACK_RUN_DIR/ports.env"
 WAGATE_URL=https://127.0.0.1:$HTTPS_PORT
 WAGATE_CA_CERT=$STACK_RUN_DIR/tls/cert.pem
-python3 "$WAGATE_SOURCE_DIR/tests/integration/fcgi_echo.py" "$STACK_RUN_DIR/sockets" api inbound status \
+python3 "$WAGATE_SOURCE_DIR/tests/integration/fcgi_echo.py" "$STACK_RUN_DIR/sockets" api inbound status links \
   >"$TMP/echo.log" 2>&1 &
 ECHO_PID=$!
 wait_for 10 "FastCGI echo sockets" test -S "$STACK_RUN_DIR/sockets/status.sock" -a -S "$STACK_RUN_DIR/sockets/api.sock"
@@ -138,6 +138,13 @@ https_get /api/v1/health
 assert_json "$HTTP_BODY" '.group == "api"' "API routes go to the api socket"
 https_post /api/v1/whatsapp/status/extra 'x=1'
 assert_json "$HTTP_BODY" '.group == "api"' "only the exact status path goes to the status socket"
+https_get /l/AbCdEfGhIjKlMnOpQr-_01
+assert_json "$HTTP_BODY" '.group == "links" and .params.REQUEST_URI == "/l/AbCdEfGhIjKlMnOpQr-_01"' \
+  "tracked links go to the links socket"
+https_get /l/AbCdEfGhIjKlMnOpQr-_01/more
+assert_eq 404 "$HTTP_STATUS" "a path below a link is 404"
+assert_contains "$HTTP_HEADERS" "content-type: text/html; charset=utf-8" "that 404 is an HTML page for a browser"
+assert_contains "$HTTP_BODY" "Link not found" "saying the link is not found"
 
 # nginx's own errors, as JSON.
 https_get /nope
@@ -173,6 +180,19 @@ assert_contains "$codes" "429 1 application/json" "a burst from one client gets 
 codes=$(flood 127.0.0.1)
 if grep -q '^429' <<<"$codes"; then fail "127.0.0.1 was rate-limited"; fi
 pass "127.0.0.1 is not rate-limited"
+
+# Tracked links have a zone of their own: a click flood from one address is
+# refused with an HTML 429, and leaves that address's webhooks alone.
+link_flood() {
+  local config=$TMP/link-flood.curl
+  for _ in $(seq 600); do printf 'url = "%s/l/AbCdEfGhIjKlMnOpQr-_01"\noutput = "/dev/null"\n' "$WAGATE_URL"; done >"$config"
+  curl -s --cacert "$WAGATE_CA_CERT" --noproxy '*' -Z --parallel-max 50 --interface 127.0.0.3 \
+    -w '%{http_code} %header{content-type}\n' -K "$config" 2>/dev/null
+}
+codes=$(link_flood)
+assert_contains "$codes" "429 text/html; charset=utf-8" "a click flood from one address gets HTML 429"
+https_post /api/v1/whatsapp/status "$callback" --interface 127.0.0.3
+assert_eq 200 "$HTTP_STATUS" "the flooding address's webhooks still pass: the link zone is not the webhooks'"
 
 # Plain HTTP: redirect; HTTP on the HTTPS port: JSON 400.
 http_request GET "http://127.0.0.1:$HTTP_PORT/api/v1/health?x=1"
