@@ -20,9 +20,10 @@ two_new_children() {
   [[ $(wc -l <<<"$now") -eq 2 && $now != "$2" ]]
 }
 
-declare -A routes=([api]=/api/v1/health [inbound]=/api/v1/whatsapp/webhook [status]=/api/v1/whatsapp/status)
-declare -A accept=([api]=200 [inbound]='[1-4][0-9][0-9]' [status]='[1-4][0-9][0-9]')
-for g in api inbound status; do
+declare -A routes=([api]=/api/v1/health [inbound]=/api/v1/whatsapp/webhook [status]=/api/v1/whatsapp/status
+  [links]=/l/AAAAAAAAAAAAAAAAAAAAAA)
+declare -A accept=([api]=200 [inbound]='[1-4][0-9][0-9]' [status]='[1-4][0-9][0-9]' [links]=404)
+for g in api inbound status links; do
   [[ -x $WAGATE_BUILD_DIR/bin/wagate-$g ]] || continue
   watcher=$(cat "$STACK_RUN_DIR/pids/$g.pid")
   before=$(children "$watcher")

@@ -52,9 +52,15 @@ dump() { "$PG_BIN/pg_dump" --schema-only -d "$(dsn "$1")" | sed -E '/^\\(un)?res
 for db in wagate_test wagate_race wagate_bad wagate_upgrade wagate_clients; do q postgres "CREATE DATABASE $db"; done
 
 # --- Redis ---------------------------------------------------------------------
-REDIS_PORT=$(free_port)
 mkdir -p "$TMP/redis"
-cat >"$TMP/redis.conf" <<EOF
+redis_up() {
+  [[ $(redis-cli -p "$REDIS_PORT" -a testpass --no-auth-warning ping 2>/dev/null) == PONG ]]
+}
+# A free port can be taken by another test between the check and the bind:
+# then the server exits at once, and another port is tried.
+for _ in 1 2 3; do
+  REDIS_PORT=$(free_port)
+  cat >"$TMP/redis.conf" <<EOF
 port $REDIS_PORT
 bind 127.0.0.1
 daemonize yes
@@ -65,12 +71,14 @@ save ""
 appendonly no
 requirepass testpass
 EOF
-redis-server "$TMP/redis.conf"
-for _ in $(seq 1 100); do
-  [[ $(redis-cli -p "$REDIS_PORT" -a testpass --no-auth-warning ping 2>/dev/null) == PONG ]] && break
-  sleep 0.1
+  redis-server "$TMP/redis.conf"
+  for _ in $(seq 1 100); do
+    redis_up && break
+    sleep 0.1
+  done
+  redis_up && break
 done
-[[ $(redis-cli -p "$REDIS_PORT" -a testpass --no-auth-warning ping) == PONG ]] || fail "redis-server did not start"
+redis_up || { tail -n 20 "$TMP/redis.log" >&2; fail "redis-server did not start"; }
 
 # --- migrate on an empty database -------------------------------------------
 files=$(cd "$SQL_DIR" && ls [0-9]*_*.sql | sort -n)

@@ -21,11 +21,11 @@ PY="$WAGATE_SOURCE_DIR/tests/integration/twilio_client.py"
 declare -A names=()
 daemon_pids() {
   local g
-  for g in api inbound status; do pgrep -P "$(cat "$STACK_RUN_DIR/pids/$g.pid")" | sort; done
+  for g in api inbound status links; do pgrep -P "$(cat "$STACK_RUN_DIR/pids/$g.pid")" | sort; done
   cat "$STACK_RUN_DIR/pids/sender.pid" "$STACK_RUN_DIR/pids/sim.pid"
 }
 before=$(daemon_pids)
-assert_eq 8 "$(wc -l <<<"$before")" "two processes per handler group, the sender and the simulator"
+assert_eq 10 "$(wc -l <<<"$before")" "two processes per handler group, the sender and the simulator"
 for pid in $before; do names[$pid]=$(tr '\0' ' ' <"/proc/$pid/cmdline" | cut -d' ' -f1); done
 
 post_signed_callback() {
@@ -53,6 +53,8 @@ all_serving() {
     assert_eq "200 200" "$(post_signed_callback)" "a signed status callback and inbound message are answered 200"
     https_get /api/v1/whatsapp/messages/SM00000000000000000000000000000000 -H "Authorization: Bearer $WAGATE_API_KEY"
     assert_eq 404 "$HTTP_STATUS" "the API answers an authenticated lookup"
+    https_get /l/AAAAAAAAAAAAAAAAAAAAAA
+    assert_eq 404 "$HTTP_STATUS" "the links handler answers an unknown token"
   done
 }
 all_serving
