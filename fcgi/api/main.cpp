@@ -1,5 +1,6 @@
-// main.cpp — wagate-api: the application-facing API (health, send, messages, metrics).
+// main.cpp — wagate-api: the application-facing API (health, send, messages, metrics, distributions).
 #include "delivery_metrics.hpp"
+#include "distributions.hpp"
 #include "health.hpp"
 #include "messages.hpp"
 #include "phone_metrics.hpp"
@@ -18,6 +19,10 @@ int main(int argc, char** argv) {
   router.add("GET", "/api/v1/whatsapp/delivery-status/{sid}", wagate::api::get_delivery_status);
   router.add("GET", "/api/v1/whatsapp/phones/{e164}/metrics", wagate::api::phone_metrics);
   router.add("GET", "/api/v1/whatsapp/delivery-metrics", wagate::api::delivery_metrics);
+  router.add("POST", "/api/v1/distributions", wagate::api::create_distribution);
+  router.add("GET", "/api/v1/distributions", wagate::api::list_distributions);
+  router.add("GET", "/api/v1/distributions/{id}", wagate::api::get_distribution);
+  router.add("GET", "/api/v1/distributions/{id}/recipients", wagate::api::list_distribution_recipients);
   wagate::fcgi::ServerOptions options;
   options.name = "wagate-api";
   // Reads may run up to api_statement_timeout_ms on the server, not the webhooks' db_timeout_ms.
