@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # links_test.sh — tracked links through nginx over HTTPS: 302 to the stored target, clicks and previews counted apart, HTML 404 and 503.
 #
-# Link rows are inserted straight into the stack's Postgres (the distribution
-# API that normally writes them is tested on its own). The targets are
+# The links are made by creating a distribution through the API. The targets are
 # strings only: curl never follows a redirect here (no -L), so nothing
 # leaves this machine, not even a DNS query.
 . "$(dirname "$0")/lib.sh"
@@ -10,13 +9,19 @@ stack_up
 
 psql_stack() { psql "$WAGATE_PG_DSN" -XAt -v ON_ERROR_STOP=1 -c "$1"; }
 
-TOKEN=AbCdEfGhIjKlMnOpQr-_01
-OTHER=AbCdEfGhIjKlMnOpQr-_02
+# Two links made the way a distribution makes them: created through the API,
+# their tokens then read from the table.
 TARGET='https://survey.example/s/1?r=ref-1&x=%20'
-psql_stack "INSERT INTO distribution_links (token, tenant_id, distribution_id, recipient_id, target_url)
-            VALUES ('$TOKEN', 1, 'a0000000-0000-4000-8000-000000000001', 1, '$TARGET'),
-                   ('$OTHER', 1, 'a0000000-0000-4000-8000-000000000001', 2, 'https://survey.example/s/2')" \
-  >/dev/null
+https_post /api/v1/distributions '{"name": "links test", "body": "Hi {{name}}: {{link}}",
+  "link": "https://survey.example/s/{{n}}?r=ref-{{n}}&x=%20",
+  "contacts": [{"phone": "+14155550101", "name": "Ana", "variables": {"n": "1"}},
+               {"phone": "+14155550102", "name": "Ben", "variables": {"n": "2"}}]}' \
+  -H "Authorization: Bearer $WAGATE_API_KEY" -H 'Content-Type: application/json'
+assert_eq 201 "$HTTP_STATUS" "a distribution with a link is created"
+TOKEN=$(psql_stack "SELECT token FROM distribution_links WHERE target_url = '$TARGET'")
+OTHER=$(psql_stack "SELECT token FROM distribution_links WHERE target_url LIKE 'https://survey.example/s/2?%'")
+assert_eq 22 "${#TOKEN}" "each recipient has a 22-character token"
+assert_eq 22 "${#OTHER}" "the other recipient has its own"
 counts() { psql_stack "SELECT clicks || ' ' || previews || ' ' || (first_click_at IS NOT NULL) || ' ' ||
                               (last_click_at IS NOT NULL) FROM distribution_links WHERE token = '$1'"; }
 assert_eq "0 0 false false" "$(counts "$TOKEN")" "a new link has no visits"
