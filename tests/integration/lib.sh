@@ -63,10 +63,10 @@ assert_json() {
 
 # wait_for SECONDS MESSAGE COMMAND...: polls every 0.1 s, fails with MESSAGE.
 wait_for() {
-  local deadline=$((SECONDS + $1)) message=$2
+  local seconds=$1 deadline=$((SECONDS + $1)) message=$2
   shift 2
   until "$@"; do
-    ((SECONDS < deadline)) || fail "timed out after ${1:-?}s: $message"
+    ((SECONDS < deadline)) || fail "timed out after ${seconds}s: $message"
     sleep 0.1
   done
 }

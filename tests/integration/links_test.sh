@@ -99,7 +99,12 @@ pass "clicks, previews, malformed and unknown tokens are counted in wagate_link_
 # default): the visitor gets a 503 page within the budget, not a hang.
 psql_stack "BEGIN; LOCK TABLE distribution_links IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(6); COMMIT" >/dev/null &
 locker=$!
-wait_for 5 "the lock is taken" test "$(psql_stack "SELECT count(*) FROM pg_locks WHERE relation = 'distribution_links'::regclass AND mode = 'AccessExclusiveLock' AND granted")" = 1
+# A function, so that wait_for asks again on every try.
+lock_taken() {
+  [[ $(psql_stack "SELECT count(*) FROM pg_locks WHERE relation = 'distribution_links'::regclass
+                      AND mode = 'AccessExclusiveLock' AND granted") == 1 ]]
+}
+wait_for 5 "the lock is taken" lock_taken
 start=$(date +%s.%N)
 https_get "/l/$TOKEN"
 elapsed=$(echo "$(date +%s.%N) - $start" | bc)
