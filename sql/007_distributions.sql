@@ -10,6 +10,18 @@
 -- Progress is not kept in counters on the distribution row (every callback
 -- would update the same row): the funnel is counted from the recipients
 -- joined with their messages and links when it is asked for.
+--
+-- wagate-sender's feeder (worker/sender/feeder.cpp) turns planned recipients
+-- into messages rows, paced and inside their send windows; the statements
+-- and functions it shares with the API's pause/resume/cancel are here.
+
+-- 001's placeholders for campaigns were never used: distributions replace
+-- them, and a message knows its distribution instead. Dropping the column
+-- drops its foreign key; both propagate to every partition of messages.
+ALTER TABLE messages DROP COLUMN campaign_id;
+DROP TABLE campaign_recipients;
+DROP TABLE campaigns;
+ALTER TABLE messages ADD COLUMN distribution_id uuid;  -- NULL: not sent for a distribution
 
 CREATE TABLE distributions (
   id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -37,6 +49,10 @@ CREATE TABLE distributions (
   -- it in the same transaction): the list shows sizes without a count(*).
   recipient_count int NOT NULL DEFAULT 0 CHECK (recipient_count >= 0),
   created_at timestamptz NOT NULL DEFAULT now(),
+  -- The feeder's pace, shared by every sender host: messages it may still
+  -- make (fractions carried from pass to pass) as of fed_at, its last pass.
+  feed_credit double precision NOT NULL DEFAULT 0,
+  fed_at timestamptz,
   CHECK ((body IS NULL) <> (content_sid IS NULL)),
   CHECK (content_variables IS NULL OR content_sid IS NOT NULL),
   CHECK ((window_start IS NULL) = (window_end IS NULL) AND (window_start IS NULL OR window_start <> window_end)),
@@ -45,6 +61,8 @@ CREATE TABLE distributions (
 );
 -- The list: a tenant's distributions newest first, paged on (created_at, id).
 CREATE INDEX distributions_list_idx ON distributions (tenant_id, created_at DESC, id DESC);
+-- What the feeder looks at every pass: few rows however many distributions are over.
+CREATE INDEX distributions_active_idx ON distributions (id) WHERE status IN ('scheduled', 'running');
 
 CREATE TABLE distribution_recipients (
   id bigserial PRIMARY KEY,
@@ -88,3 +106,44 @@ ALTER TABLE distribution_links
   ADD FOREIGN KEY (tenant_id, recipient_id) REFERENCES distribution_recipients (tenant_id, id);
 -- One link per recipient; also how the funnel finds a recipient's clicks.
 CREATE UNIQUE INDEX distribution_links_recipient_idx ON distribution_links (tenant_id, recipient_id);
+
+-- Whether a local time is inside a send window [start, end): an end before
+-- the start spans midnight (22:00-06:00 holds 23:30 and 05:59, not 06:00).
+-- NULL bounds: no window, always inside.
+CREATE FUNCTION wagate_in_send_window(p_local time, p_start time, p_end time) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE
+    WHEN p_start IS NULL OR p_end IS NULL THEN true
+    WHEN p_start < p_end THEN p_local >= p_start AND p_local < p_end
+    ELSE p_local >= p_start OR p_local < p_end
+  END
+$$;
+
+-- Ends what has not gone of a distribution, for a cancel or an expiry:
+-- every planned recipient becomes 'canceled' (error p_reason), and so does
+-- every message of it that no sender has claimed yet ('accepted' or
+-- 'retrying', no SID). The sender's claim only takes 'accepted' or
+-- 'retrying' rows, under the same row lock, so a message is either claimed
+-- (and goes out) or canceled here, never both. Returns how many recipients
+-- and messages it canceled.
+CREATE FUNCTION wagate_cancel_distribution_rest(p_tenant_id bigint, p_id uuid, p_reason text) RETURNS int
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_recipients int;
+  v_messages int;
+BEGIN
+  UPDATE distribution_recipients SET status = 'canceled', error = p_reason
+   WHERE tenant_id = p_tenant_id AND distribution_id = p_id AND status = 'planned';
+  GET DIAGNOSTICS v_recipients = ROW_COUNT;
+  UPDATE messages m SET
+    status = 'canceled', status_rank = wagate_status_rank('canceled'),
+    error_message = 'not sent: ' || p_reason,
+    last_status_at = GREATEST(m.last_status_at, now()),
+    next_attempt_at = NULL
+   FROM distribution_recipients r
+   WHERE r.tenant_id = p_tenant_id AND r.distribution_id = p_id AND r.status = 'queued'
+     AND m.tenant_id = r.tenant_id AND m.id = r.message_id
+     AND m.status IN ('accepted', 'retrying') AND m.message_sid IS NULL AND m.direction = 'outbound';
+  GET DIAGNOSTICS v_messages = ROW_COUNT;
+  RETURN v_recipients + v_messages;
+END $$;

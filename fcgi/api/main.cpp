@@ -1,5 +1,6 @@
 // main.cpp — wagate-api: the application-facing API (health, send, messages, metrics, distributions).
 #include "delivery_metrics.hpp"
+#include "distribution_control.hpp"
 #include "distributions.hpp"
 #include "health.hpp"
 #include "messages.hpp"
@@ -23,6 +24,9 @@ int main(int argc, char** argv) {
   router.add("GET", "/api/v1/distributions", wagate::api::list_distributions);
   router.add("GET", "/api/v1/distributions/{id}", wagate::api::get_distribution);
   router.add("GET", "/api/v1/distributions/{id}/recipients", wagate::api::list_distribution_recipients);
+  router.add("POST", "/api/v1/distributions/{id}/pause", wagate::api::pause_distribution);
+  router.add("POST", "/api/v1/distributions/{id}/resume", wagate::api::resume_distribution);
+  router.add("POST", "/api/v1/distributions/{id}/cancel", wagate::api::cancel_distribution);
   wagate::fcgi::ServerOptions options;
   options.name = "wagate-api";
   // Reads may run up to api_statement_timeout_ms on the server, not the webhooks' db_timeout_ms.

@@ -56,7 +56,7 @@ std::string iso(std::string_view column) {
 enum Column : int {
   kId, kSid, kDirection, kFrom, kTo, kBody, kContentSid, kContentVariables, kMedia, kStatus, kErrorCode,
   kErrorMessage, kCreatedAt, kQueuedAt, kSentAt, kDeliveredAt, kReadAt, kFailedAt, kLastStatusAt, kDeliveryMs,
-  kAttempts, kClientRef, kRetryOf, kCampaignId, kCreatedMicros,
+  kAttempts, kClientRef, kRetryOf, kDistributionId, kCreatedMicros,
 };
 
 const std::string& message_columns() {
@@ -65,7 +65,7 @@ const std::string& message_columns() {
       "m.content_variables::text, m.media::text, m.status, m.error_code, m.error_message, " +
       iso("m.created_at") + ", " + iso("m.queued_at") + ", " + iso("m.sent_at") + ", " + iso("m.delivered_at") +
       ", " + iso("m.read_at") + ", " + iso("m.failed_at") + ", " + iso("m.last_status_at") +
-      ", m.delivery_ms, m.attempts, m.client_ref, m.retry_of::text, m.campaign_id, "
+      ", m.delivery_ms, m.attempts, m.client_ref, m.retry_of::text, m.distribution_id::text, "
       "(extract(epoch FROM m.created_at) * 1000000)::bigint";
   return columns;
 }
@@ -120,7 +120,7 @@ json::Value message_json(const pg::Result& rows, int row) {
   json::set(o, "attempts", json::integer(rows.get_int(row, kAttempts)));
   json::set(o, "client_ref", text_or_null(rows, row, kClientRef));
   json::set(o, "retry_of", text_or_null(rows, row, kRetryOf));
-  json::set(o, "campaign_id", integer_or_null(rows, row, kCampaignId));
+  json::set(o, "distribution_id", text_or_null(rows, row, kDistributionId));
   return out;
 }
 

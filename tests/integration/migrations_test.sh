@@ -96,9 +96,16 @@ $expected"
 pass "migrate on an empty database applies every file in order"
 
 for table in tenants api_keys messages messages_default message_index status_events conversations contact_events \
-  idempotency_keys campaigns campaign_recipients distribution_links schema_migrations; do
+  idempotency_keys distributions distribution_recipients distribution_links schema_migrations; do
   [[ $(q wagate_test "SELECT to_regclass('$table') IS NOT NULL") == t ]] || fail "table $table missing"
 done
+# 001's campaign placeholders are replaced by distributions (007).
+for table in campaigns campaign_recipients; do
+  [[ $(q wagate_test "SELECT to_regclass('$table') IS NULL") == t ]] || fail "table $table should be gone"
+done
+[[ $(q wagate_test "SELECT string_agg(attname, ',' ORDER BY attname) FROM pg_attribute
+  WHERE attrelid = 'messages_default'::regclass AND attname IN ('campaign_id', 'distribution_id') AND NOT attisdropped") \
+  == distribution_id ]] || fail "messages (and its partitions) should have distribution_id and no campaign_id"
 [[ $(q wagate_test "SELECT count(*) FROM pg_inherits WHERE inhparent = 'messages'::regclass") -eq 6 ]] ||
   fail "expected 6 partitions of messages (default, last month .. +3)"
 for offset in -1 0 3; do

@@ -58,6 +58,7 @@ Settings Settings::from(const config::Config& config) {
   settings.max_in_flight = static_cast<int>(config.integer("sender_max_in_flight"));
   settings.max_attempts = static_cast<int>(config.integer("send_max_attempts"));
   settings.timeout = milliseconds(config.integer("send_timeout_ms"));
+  settings.feeder_interval = milliseconds(config.integer("feeder_interval_ms"));
   return settings;
 }
 
@@ -86,6 +87,7 @@ Sender::Sender(config::Holder& holder, const std::atomic<int>& stop_requests)
                       : crypto::master_key_from(config_->secret("master_key_file").reveal())),
       queue_(config_->str("redis_url"), consumer_name()),
       store_(config_->str("pg_dsn")),
+      feeder_(config_->str("pg_dsn")),
       shared_bucket_(queue_.client()),
       limiter_(&shared_bucket_),
       multi_(transport_options(settings_), settings_.max_in_flight) {
@@ -528,6 +530,25 @@ void Sender::sweep(Clock::time_point now) {
   log::info("send_requeued").kv("count", queued).kv("due", due.size());
 }
 
+void Sender::feed(Clock::time_point now) {
+  if (stopping_ || now < next_feed_ || now < db_retry_at_ || now < redis_retry_at_) return;
+  next_feed_ = now + settings_.feeder_interval;
+  std::vector<FedMessage> fed;
+  try {
+    feeder_.pass(settings_.default_mps, settings_.feeder_interval, fed);
+  } catch (const DbError& e) {
+    // What was committed before the failure is in `fed`: queue it below.
+    note_db_error(e, now);
+  }
+  if (fed.empty()) return;
+  try {
+    enqueue_fed(queue_.client(), fed);
+  } catch (const RedisError& e) {
+    // Committed as 'accepted' with next_attempt_at: the sweeper queues them.
+    note_redis_error(e, now);
+  }
+}
+
 void Sender::reclaim(Clock::time_point now) {
   if (stopping_ || now < next_reclaim_ || now < db_retry_at_ || now < redis_retry_at_) return;
   next_reclaim_ = now + kReclaimEvery;
@@ -629,6 +650,7 @@ int Sender::run() {
     flush(now);
     if (!unacked_.empty()) ack({});
     sweep(now);
+    feed(now);
     reclaim(now);
     if (now >= next_trim_ && now >= redis_retry_at_) {
       next_trim_ = now + kTrimEvery;

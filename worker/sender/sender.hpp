@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "feeder.hpp"
 #include "queue.hpp"
 #include "send_decision.hpp"
 #include "send_store.hpp"
@@ -33,6 +34,7 @@ struct Settings {
   int max_in_flight = 64;
   int max_attempts = 5;
   std::chrono::milliseconds timeout{10000};
+  std::chrono::milliseconds feeder_interval{1000};
 
   static Settings from(const config::Config& config);
 };
@@ -94,6 +96,7 @@ class Sender {
   void record(Waiting item, int attempt, SendDecision decision, const twilio::Response& response);
   void flush(Clock::time_point now);
   void sweep(Clock::time_point now);
+  void feed(Clock::time_point now);
   void reclaim(Clock::time_point now);
   void release_waiting();
   void ack(std::vector<send_queue::Entry> entries);
@@ -111,6 +114,7 @@ class Sender {
 
   Queue queue_;
   SendStore store_;
+  Feeder feeder_;
   TenantDirectory tenants_;
   rate_limiter::RedisBucket shared_bucket_;
   rate_limiter::Limiter limiter_;
@@ -134,6 +138,7 @@ class Sender {
   Clock::time_point db_retry_at_{};
   Clock::time_point redis_retry_at_{};
   Clock::time_point next_sweep_{};
+  Clock::time_point next_feed_{};
   Clock::time_point next_reclaim_{};
   Clock::time_point next_trim_{};
   Clock::time_point next_cleanup_{};
