@@ -96,8 +96,13 @@ http::Response control(http::Request& request, Context& context, Action action) 
     }
   }
   // A client's transition: whatever reason the gateway gave before is over.
-  (void)db.exec("UPDATE distributions SET status = $3, status_reason = NULL WHERE tenant_id = $1 AND id = $2::uuid",
-                {tenant, id, next});
+  // A resume also moves the circuit breaker's watermark: only outcomes after
+  // it count, or the failures that paused it would pause it again at once.
+  (void)db.exec(
+      "UPDATE distributions SET status = $3, status_reason = NULL,"
+      " breaker_since = CASE WHEN $4 THEN now() ELSE breaker_since END"
+      " WHERE tenant_id = $1 AND id = $2::uuid",
+      {tenant, id, next, action == Action::Resume ? "true" : "false"});
   tx.commit();
   log::info("distribution_" + std::string(action_name(action)))
       .kv("req_id", request.request_id)

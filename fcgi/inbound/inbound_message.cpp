@@ -47,7 +47,7 @@ std::string contact_action(std::string_view body, const std::vector<std::string>
 }
 
 std::string inbound_record(long long tenant_id, const form::Params& params, std::string_view action,
-                           std::string_view received_at) {
+                           std::string_view received_at, int reply_window_hours) {
   json::Value record = json::object();
   json::set(record.get(), "kind", json::string("inbound"));
   json::set(record.get(), "tenant_id", json::integer(tenant_id));
@@ -111,6 +111,7 @@ std::string inbound_record(long long tenant_id, const form::Params& params, std:
   json::set(record.get(), "params", std::move(all));
   json::set(record.get(), "contact_action", json::string(action));
   json::set(record.get(), "received_at", json::string(received_at));
+  json::set(record.get(), "reply_window_hours", json::integer(reply_window_hours));
   return json::dump(record.get());
 }
 
@@ -130,7 +131,9 @@ http::Response inbound_message(http::Request& request, Context& context, Service
   const auto& config = context.config();
   const std::string action = contact_action(verified.params.first("Body").value_or(""),
                                             config.list("opt_out_keywords"), config.list("opt_in_keywords"));
-  const std::string record = inbound_record(verified.tenant->id, verified.params, action, time::format_iso8601(time::now_micros(), 6));
+  const std::string record =
+      inbound_record(verified.tenant->id, verified.params, action, time::format_iso8601(time::now_micros(), 6),
+                     static_cast<int>(config.integer("reply_window_hours")));
 
   const char* outcome = "stored";
   try {

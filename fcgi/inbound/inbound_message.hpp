@@ -21,9 +21,11 @@ std::string contact_action(std::string_view body, const std::vector<std::string>
 
 // The record stored for an inbound message: the fields that matter as
 // columns, the rest structured under "details", and every parameter Twilio
-// sent under "params" (Twilio adds parameters without notice).
+// sent under "params" (Twilio adds parameters without notice), and the
+// reply window in force (wagate_store_inbound marks the distribution
+// recipients this message answers; a replayed record keeps its window).
 std::string inbound_record(long long tenant_id, const form::Params& params, std::string_view action,
-                           std::string_view received_at);
+                           std::string_view received_at, int reply_window_hours);
 
 // Stores the message (deduplicated on MessageSid), opens or extends the
 // 24-hour window, records opt-out/opt-in, and answers empty TwiML.

@@ -151,8 +151,12 @@ class Sending(unittest.TestCase):
         self.assertEqual(get(dist)["status"], "paused")
         status, got = call("POST", f"{PATH}/{dist}/pause")
         self.assertEqual((status, got["error"]["code"]), (409, "invalid_transition"), got)
+        self.assertEqual(psql(DSN, f"SELECT breaker_since IS NULL FROM distributions WHERE id = '{dist}'"), "t")
         status, got = call("POST", f"{PATH}/{dist}/resume")
         self.assertEqual((status, got["status"]), (200, "running"), got)
+        # The circuit breaker judges only what comes after the resume.
+        self.assertEqual(psql(DSN, f"SELECT breaker_since > now() - interval '1 minute' FROM distributions "
+                                   f"WHERE id = '{dist}'"), "t")
         wait_for("all 20 sent", lambda: sent_at_sim(people) >= 20, 60)
         wait_for("completed", lambda: get(dist)["status"] == "completed", 10)
         assert_each_once(self, people)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# worker_sql_test.sh — the workers' SQL against a throwaway Postgres: gtest binaries bin/rollup_job_test, bin/send_store_test.
+# worker_sql_test.sh — the workers' SQL against a throwaway Postgres: gtest binaries bin/rollup_job_test, bin/send_store_test, bin/distribution_sql_test.
 #
 # Starts its own Postgres (initdb + pg_ctl) on a free loopback port under a
 # temporary directory, migrates one database per binary with wagate-admin,
@@ -10,7 +10,7 @@ set -euo pipefail
 BUILD_DIR=${WAGATE_BUILD_DIR:?set WAGATE_BUILD_DIR to the build directory}
 SOURCE_DIR=${WAGATE_SOURCE_DIR:?set WAGATE_SOURCE_DIR to the source tree}
 ADMIN=$BUILD_DIR/bin/wagate-admin
-TESTS=(rollup_job_test send_store_test)
+TESTS=(rollup_job_test send_store_test distribution_sql_test)
 
 unset WAGATE_CONFIG WAGATE_PG_DSN
 

@@ -34,13 +34,16 @@ TEST(InboundMessage, RecordKeepsFieldsDetailsAndEveryParameter) {
   params.add("ReferralCtwaClid", "abc");
   params.add("BrandNewParam", "x");
   params.add("BrandNewParam", "y");
-  const std::string record = inbound_record(3, params, "opt_out", "2026-01-01T00:00:00.000000Z");
+  const std::string record = inbound_record(3, params, "opt_out", "2026-01-01T00:00:00.000000Z", 48);
   const auto parsed = json::parse(record);
   ASSERT_TRUE(parsed.ok()) << record;
   const json_t* root = parsed.value.get();
   EXPECT_EQ(json::get_string(root, "kind").value_or(""), "inbound");
   EXPECT_EQ(json_integer_value(json_object_get(root, "tenant_id")), 3);
   EXPECT_EQ(json::get_string(root, "contact_action").value_or(""), "opt_out");
+  // The reply window travels with the record, so a spooled reply is judged
+  // by the window in force when it arrived.
+  EXPECT_EQ(json_integer_value(json_object_get(root, "reply_window_hours")), 48);
   const json_t* media = json_object_get(root, "media");
   ASSERT_EQ(json_array_size(media), 2U);
   EXPECT_EQ(json::get_string(json_array_get(media, 1), "content_type").value_or(""), "audio/ogg");
@@ -56,7 +59,7 @@ TEST(InboundMessage, MediaCountIsBounded) {
   form::Params params;
   params.add("NumMedia", "99999");
   for (int i = 0; i < 12; ++i) params.add("MediaUrl" + std::to_string(i), "https://m");
-  const auto parsed = json::parse(inbound_record(1, params, "", "t"));
+  const auto parsed = json::parse(inbound_record(1, params, "", "t", 72));
   ASSERT_TRUE(parsed.ok());
   EXPECT_EQ(json_array_size(json_object_get(parsed.value.get(), "media")), 10U);
 }

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "distribution_breaker.hpp"
 #include "reconcile.hpp"
 #include "retention_job.hpp"
 #include "rollup_job.hpp"
@@ -31,7 +32,9 @@ constexpr const char* kUsage =
     "             claims left by a dead sender become unknown; callbacks that missed their SID are applied\n"
     "  rollup     every 5 s: the delivery-metrics rollup of the hours whose messages changed since its last run\n"
     "  retention  every hour: months of messages older than retention_days archived (archive_dir) and dropped\n"
-    "             with their history; partitions made for the months ahead; expired idempotency keys deleted\n";
+    "             with their history; partitions made for the months ahead; expired idempotency keys deleted\n"
+    "  distribution_breaker  every 5 s: a running distribution whose recent messages fail (breaker_* keys)\n"
+    "             pauses, with the reason in its status_reason\n";
 
 struct Job {
   std::string_view name;
@@ -86,6 +89,16 @@ const std::vector<Job>& jobs() {
              .kv("index_rows_deleted", stats.index_rows_deleted)
              .kv("events_deleted", stats.events_deleted)
              .kv("idempotency_keys_deleted", stats.idempotency_keys_deleted);
+       }},
+      // "wagbrk"; every 5 s, so a distribution failing at its full pace
+      // sends at most a few seconds' worth more before it pauses.
+      {"distribution_breaker", 131260230038123LL, std::chrono::seconds(5),
+       [](pg::Connection& db, const config::Config& config) {
+         const maint::BreakerStats stats = maint::distribution_breaker(db, config);
+         (stats.paused > 0 ? log::info : log::debug)("job_done")
+             .kv("job", "distribution_breaker")
+             .kv("checked", stats.checked)
+             .kv("paused", stats.paused);
        }},
   };
   return kJobs;
