@@ -205,9 +205,12 @@ http::Response record(pg::Connection& db, long long tenant_id, const Distributio
   const auto param = [](const std::optional<std::string>& value) -> pg::Param {
     return value ? pg::Param(*value) : std::nullopt;
   };
-  const auto instant = [](const std::optional<long long>& micros) -> pg::Param {
-    return micros ? pg::Param(time::postgres_literal(*micros)) : std::nullopt;
+  // Held here: a Param only views its text, so it must outlive the statement.
+  const auto instant = [](const std::optional<long long>& micros) -> std::optional<std::string> {
+    return micros ? std::optional<std::string>(time::postgres_literal(*micros)) : std::nullopt;
   };
+  const std::optional<std::string> send_at = instant(request.send_at);
+  const std::optional<std::string> expires_at = instant(request.expires_at);
   std::optional<std::string> content_variables;
   if (!request.content_variables.empty()) content_variables = content_variables_template(request);
   std::optional<std::string> window_start;
@@ -223,8 +226,8 @@ http::Response record(pg::Connection& db, long long tenant_id, const Distributio
   const pg::Result row = db.exec_prepared(
       "distribution_insert",
       {tenant, request.name, status, param(request.body), param(request.content_sid), param(content_variables),
-       param(request.link), instant(request.send_at), param(window_start), param(window_end), param(rate),
-       param(request.sender), instant(request.expires_at), param(idempotency_key),
+       param(request.link), param(send_at), param(window_start), param(window_end), param(rate),
+       param(request.sender), param(expires_at), param(idempotency_key),
        std::to_string(plan.recipients.size())});
   const std::string id(row.get(0, 0));
   insert_recipients(db, tenant_id, id, plan);
