@@ -79,7 +79,7 @@ Plan plan_distribution(const DistributionRequest& request, const PlanInputs& inp
       continue;
     }
     const std::string& e164 = *normalized.e164;
-    if (!seen.insert(e164).second) {
+    if (!seen.insert(e164).second || (inputs.existing != nullptr && inputs.existing->contains(e164))) {
       ++plan.duplicates;
       continue;
     }
@@ -111,9 +111,13 @@ Plan plan_distribution(const DistributionRequest& request, const PlanInputs& inp
                                                       "substitution"});
         continue;
       }
-      recipient.link_token = inputs.token();
+      if (inputs.track_links) {
+        recipient.link_token = inputs.token();
+        variables.emplace(std::string(kLinkPlaceholder), inputs.link_base + "/l/" + *recipient.link_token);
+      } else {
+        variables.emplace(std::string(kLinkPlaceholder), target.text);
+      }
       recipient.target_url = std::move(target.text);
-      variables.emplace(std::string(kLinkPlaceholder), inputs.link_base + "/l/" + *recipient.link_token);
     }
     if (std::string problem = render(request, variables, recipient); !problem.empty()) {
       plan.invalid.push_back({index, contact.phone, std::move(problem)});

@@ -48,6 +48,12 @@ struct PlanInputs {
   std::string_view default_country_code;
   // The tenant's opted-out phones among the contacts (E.164).
   const std::set<std::string, std::less<>>* opted_out = nullptr;
+  // Phones among the contacts that are already the distribution's
+  // recipients (an appended batch): duplicates, like a repeat in the list.
+  const std::set<std::string, std::less<>>* existing = nullptr;
+  // false: {{link}} is the rendered target itself, with no token (a test
+  // send, whose clicks must not count).
+  bool track_links = true;
   // public_base_url (or the request's scheme://host): {{link}} is
   // <link_base>/l/<token>.
   std::string link_base;
@@ -60,7 +66,8 @@ struct PlanInputs {
 
 // Every contact lands in exactly one of recipients, duplicates, opted_out
 // and invalid (total() == contacts.size()), in this order of checks: a phone
-// that does not normalise is invalid; a phone seen before is a duplicate,
+// that does not normalise is invalid; a phone seen before (or already among
+// inputs.existing) is a duplicate,
 // whatever became of its first occurrence (that one is the contact, with its
 // own name and variables); an opted-out phone is left out; a contact
 // missing a variable its message or link uses, or whose rendered message

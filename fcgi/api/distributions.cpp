@@ -130,6 +130,8 @@ std::string content_variables_template(const DistributionRequest& request) {
   return json::dump(object.get());
 }
 
+}  // namespace
+
 std::string link_base(const http::Request& request, const config::Config& config) {
   const std::string& configured = config.str("public_base_url");
   if (!configured.empty()) return configured;
@@ -148,14 +150,15 @@ std::set<std::string, std::less<>> opted_out_among(pg::Connection& db, long long
   return out;
 }
 
-json::Value plan_summary(const Plan& plan) {
+json::Value recipients_summary(size_t accepted, size_t duplicates, size_t opted_out,
+                               const std::vector<InvalidContact>& invalid_contacts) {
   json::Value recipients = json::object();
   json_t* o = recipients.get();
-  json::set(o, "accepted", json::integer(static_cast<long long>(plan.recipients.size())));
-  json::set(o, "duplicates", json::integer(static_cast<long long>(plan.duplicates)));
-  json::set(o, "opted_out", json::integer(static_cast<long long>(plan.opted_out)));
+  json::set(o, "accepted", json::integer(static_cast<long long>(accepted)));
+  json::set(o, "duplicates", json::integer(static_cast<long long>(duplicates)));
+  json::set(o, "opted_out", json::integer(static_cast<long long>(opted_out)));
   json::Value invalid = json::array();
-  for (const InvalidContact& contact : plan.invalid) {
+  for (const InvalidContact& contact : invalid_contacts) {
     json::Value item = json::object();
     json::set(item.get(), "index", json::integer(static_cast<long long>(contact.index)));
     json::set(item.get(), "phone", json::string(contact.phone));
@@ -164,6 +167,28 @@ json::Value plan_summary(const Plan& plan) {
   }
   json::set(o, "invalid", std::move(invalid));
   return recipients;
+}
+
+void insert_recipients(pg::Connection& db, long long tenant_id, const std::string& distribution_id, const Plan& plan) {
+  if (plan.recipients.empty()) return;
+  // Ordered by the contacts' positions, so recipient ids follow the list.
+  db.prepare("distribution_insert_recipients",
+             "WITH planned AS (SELECT * FROM jsonb_to_recordset($3::jsonb) AS x(ord int, phone text, name text, "
+             "variables jsonb, timezone text, body text, content_variables jsonb, link_token text, target_url text)), "
+             "inserted AS (INSERT INTO distribution_recipients (tenant_id, distribution_id, phone, name, variables, "
+             "timezone, body, content_variables, link_token) SELECT $1, $2::uuid, phone, name, variables, timezone, "
+             "body, content_variables, link_token FROM planned ORDER BY ord RETURNING id, link_token) "
+             "INSERT INTO distribution_links (token, tenant_id, distribution_id, recipient_id, target_url) "
+             "SELECT p.link_token, $1, $2::uuid, i.id, p.target_url FROM inserted i "
+             "JOIN planned p ON p.link_token = i.link_token");
+  (void)db.exec_prepared("distribution_insert_recipients",
+                         {std::to_string(tenant_id), distribution_id, recipients_json(plan)});
+}
+
+namespace {
+
+json::Value plan_summary(const Plan& plan) {
+  return recipients_summary(plan.recipients.size(), plan.duplicates, plan.opted_out, plan.invalid);
 }
 
 // The distribution row, then every planned recipient and its link in one
@@ -175,16 +200,6 @@ http::Response record(pg::Connection& db, long long tenant_id, const Distributio
              "send_at, window_start, window_end, rate_per_second, sender, expires_at, idempotency_key, "
              "recipient_count) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8::timestamptz, $9::time, $10::time, "
              "$11::int, $12, $13::timestamptz, $14, $15::int) RETURNING id::text");
-  // Ordered by the contacts' positions, so recipient ids follow the list.
-  db.prepare("distribution_insert_recipients",
-             "WITH planned AS (SELECT * FROM jsonb_to_recordset($3::jsonb) AS x(ord int, phone text, name text, "
-             "variables jsonb, timezone text, body text, content_variables jsonb, link_token text, target_url text)), "
-             "inserted AS (INSERT INTO distribution_recipients (tenant_id, distribution_id, phone, name, variables, "
-             "timezone, body, content_variables, link_token) SELECT $1, $2::uuid, phone, name, variables, timezone, "
-             "body, content_variables, link_token FROM planned ORDER BY ord RETURNING id, link_token) "
-             "INSERT INTO distribution_links (token, tenant_id, distribution_id, recipient_id, target_url) "
-             "SELECT p.link_token, $1, $2::uuid, i.id, p.target_url FROM inserted i "
-             "JOIN planned p ON p.link_token = i.link_token");
 
   const std::string tenant = std::to_string(tenant_id);
   const auto param = [](const std::optional<std::string>& value) -> pg::Param {
@@ -215,9 +230,7 @@ http::Response record(pg::Connection& db, long long tenant_id, const Distributio
        param(request.sender), param(expires_at), param(idempotency_key),
        std::to_string(plan.recipients.size())});
   const std::string id(row.get(0, 0));
-  if (!plan.recipients.empty()) {
-    (void)db.exec_prepared("distribution_insert_recipients", {tenant, id, recipients_json(plan)});
-  }
+  insert_recipients(db, tenant_id, id, plan);
 
   json::Value body = json::object();
   json::set(body.get(), "id", json::string(id));

@@ -6,8 +6,13 @@
 #include <string_view>
 #include <vector>
 
+#include <set>
+
+#include "distribution_plan.hpp"
 #include "wagate/context.hpp"
 #include "wagate/http.hpp"
+#include "wagate/json.hpp"
+#include "wagate/pg.hpp"
 
 namespace wagate::api {
 
@@ -25,6 +30,20 @@ struct PageQuery {
 // (planned, queued, sent, failed, skipped, canceled) or, once it has a
 // message, any outbound message status.
 [[nodiscard]] bool known_recipient_status(std::string_view status);
+
+// Shared by the JSON create and the CSV append, so both plan and record
+// recipients the same way.
+//
+// The tenant's opted-out phones among phones.
+[[nodiscard]] std::set<std::string, std::less<>> opted_out_among(pg::Connection& db, long long tenant_id,
+                                                                 const std::vector<std::string>& phones);
+// Where {{link}} points: public_base_url, else the request's scheme://host.
+[[nodiscard]] std::string link_base(const http::Request& request, const config::Config& config);
+// The plan's recipients and their links, in one set-based statement.
+void insert_recipients(pg::Connection& db, long long tenant_id, const std::string& distribution_id, const Plan& plan);
+// The answer's "recipients": {"accepted", "duplicates", "opted_out", "invalid"}.
+[[nodiscard]] json::Value recipients_summary(size_t accepted, size_t duplicates, size_t opted_out,
+                                             const std::vector<InvalidContact>& invalid);
 
 // POST /api/v1/distributions (scope send): 201 {"id", "status",
 // "recipients": {"accepted", "duplicates", "opted_out", "invalid"}} with

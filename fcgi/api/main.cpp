@@ -1,6 +1,7 @@
 // main.cpp — wagate-api: the application-facing API (health, send, messages, metrics, distributions).
 #include "delivery_metrics.hpp"
 #include "distribution_control.hpp"
+#include "distribution_csv.hpp"
 #include "distributions.hpp"
 #include "health.hpp"
 #include "messages.hpp"
@@ -23,10 +24,12 @@ int main(int argc, char** argv) {
   router.add("POST", "/api/v1/distributions", wagate::api::create_distribution);
   router.add("GET", "/api/v1/distributions", wagate::api::list_distributions);
   router.add("GET", "/api/v1/distributions/{id}", wagate::api::get_distribution);
-  router.add("GET", "/api/v1/distributions/{id}/recipients", wagate::api::list_distribution_recipients);
+  router.add("GET", "/api/v1/distributions/{id}/recipients", wagate::api::distribution_recipients);
   router.add("POST", "/api/v1/distributions/{id}/pause", wagate::api::pause_distribution);
   router.add("POST", "/api/v1/distributions/{id}/resume", wagate::api::resume_distribution);
   router.add("POST", "/api/v1/distributions/{id}/cancel", wagate::api::cancel_distribution);
+  router.add_streaming("POST", "/api/v1/distributions/{id}/contacts", wagate::api::upload_distribution_contacts);
+  router.add("POST", "/api/v1/distributions/{id}/test", wagate::api::test_distribution);
   wagate::fcgi::ServerOptions options;
   options.name = "wagate-api";
   // Reads may run up to api_statement_timeout_ms on the server, not the webhooks' db_timeout_ms.

@@ -232,7 +232,38 @@ Recorded record(pg::Connection& db, const api_keys::Key& caller, const SendReque
   return recorded;
 }
 
+// The queue is told after the commit; a failure is left to the sweeper.
+void enqueue_accepted(const http::Request& request, Context& context, const api_keys::Key& caller,
+                      send_queue::Priority priority, const Recorded& recorded) {
+  try {
+    send_queue::enqueue(context.redis(), priority, recorded.message_id, caller.tenant_id, recorded.created_at);
+  } catch (const RedisError& e) {
+    // The row is committed, so the answer stays 202: the sweeper finds the
+    // message once its next_attempt_at passes.
+    log::warning("send_enqueue_failed")
+        .kv("req_id", request.request_id)
+        .kv("tenant", caller.tenant_id)
+        .kv("message_id", recorded.message_id)
+        .kv("error", e.what());
+  }
+  log::debug("message_accepted")
+      .kv("req_id", request.request_id)
+      .kv("tenant", caller.tenant_id)
+      .kv("key_id", caller.key_id)
+      .kv("message_id", recorded.message_id);
+}
+
 }  // namespace
+
+http::Response submit_message(const http::Request& request, Context& context, const api_keys::Key& caller,
+                              const SendRequest& message, const std::string& e164) {
+  pg::Connection& db = context.db();
+  pg::Transaction tx(db);
+  Recorded recorded = record(db, caller, message, e164);
+  tx.commit();
+  if (!recorded.message_id.empty()) enqueue_accepted(request, context, caller, message.priority, recorded);
+  return std::move(recorded.response);
+}
 
 size_t character_count(std::string_view utf8) {
   size_t count = 0;
@@ -442,25 +473,7 @@ http::Response send(http::Request& request, Context& context) {
   }
   tx.commit();
 
-  if (!recorded.message_id.empty()) {
-    try {
-      send_queue::enqueue(context.redis(), parsed.priority, recorded.message_id, caller.tenant_id,
-                          recorded.created_at);
-    } catch (const RedisError& e) {
-      // The row is committed, so the answer stays 202: the sweeper finds the
-      // message once its next_attempt_at passes.
-      log::warning("send_enqueue_failed")
-          .kv("req_id", request.request_id)
-          .kv("tenant", caller.tenant_id)
-          .kv("message_id", recorded.message_id)
-          .kv("error", e.what());
-    }
-    log::debug("message_accepted")
-        .kv("req_id", request.request_id)
-        .kv("tenant", caller.tenant_id)
-        .kv("key_id", caller.key_id)
-        .kv("message_id", recorded.message_id);
-  }
+  if (!recorded.message_id.empty()) enqueue_accepted(request, context, caller, parsed.priority, recorded);
   return std::move(recorded.response);
 }
 

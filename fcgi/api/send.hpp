@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "wagate/api_keys.hpp"
 #include "wagate/context.hpp"
 #include "wagate/http.hpp"
 #include "wagate/send_queue.hpp"
@@ -64,6 +65,13 @@ Substitution substitute_variables(std::string_view text, const Variables& variab
 
 // Characters (Unicode code points) of UTF-8 text, as the 1600 limit counts them.
 size_t character_count(std::string_view utf8);
+
+// What /send does once a request is parsed and its phone normalised: the
+// opt-out and 24-hour checks (422), the message row in its own transaction,
+// then the queue. Answers 202 as the route does. For a caller that builds
+// the message itself (a distribution's test send).
+http::Response submit_message(const http::Request& request, Context& context, const api_keys::Key& caller,
+                              const SendRequest& message, const std::string& e164);
 
 // The route. 202 {"id", "status": "accepted", "to", "created_at"} with
 // Location once the message row is committed; the queue is told afterwards

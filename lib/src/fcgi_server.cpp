@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <chrono>
@@ -49,8 +50,43 @@ bool read_body(FCGX_Stream* in, size_t limit, std::string& body) {
   }
 }
 
-void write_response(FCGX_Request& raw, const std::string& bytes) {
+void write_response(FCGX_Request& raw, std::string_view bytes) {
   FCGX_PutStr(bytes.data(), static_cast<int>(bytes.size()), raw.out);
+}
+
+http::Response too_large(const http::Request& request, size_t limit, std::string_view key) {
+  log::info("request_rejected").kv("req_id", request.request_id).kv("path", request.path).kv("status", 413);
+  return http::Response::error(413, "body_too_large",
+                               "request body exceeds " + std::to_string(limit) + " bytes (" + std::string(key) + ")");
+}
+
+// The body of a streaming route, read as the handler asks for it; past the
+// limit the handler's work is abandoned by an ApiError, so its transaction
+// rolls back and nothing of a too-large upload stays.
+std::function<size_t(char*, size_t)> body_reader(FCGX_Stream* in, size_t limit) {
+  return [in, limit, read = size_t{0}](char* buffer, size_t size) mutable -> size_t {
+    const int got = FCGX_GetStr(buffer, static_cast<int>(std::min<size_t>(size, 1 << 20)), in);
+    if (got <= 0) return 0;
+    read += static_cast<size_t>(got);
+    if (read > limit) {
+      throw ApiError(413, "body_too_large",
+                     "request body exceeds " + std::to_string(limit) + " bytes (max_upload_bytes)");
+    }
+    return static_cast<size_t>(got);
+  };
+}
+
+// A streamed body, after the headers are out: a failure can only end it.
+void write_stream(FCGX_Request& raw, const http::Response& response, const http::Request& request,
+                  Context& context) {
+  try {
+    response.stream([&raw](std::string_view piece) { write_response(raw, piece); });
+  } catch (const DbError& e) {
+    context.drop_db();
+    log::error("stream_failed").kv("req_id", request.request_id).kv("path", request.path).kv("error", e.what());
+  } catch (const std::exception& e) {
+    log::error("stream_failed").kv("req_id", request.request_id).kv("path", request.path).kv("error", e.what());
+  }
 }
 
 void accept_loop(const ServerOptions& options, const config::Holder& holder, const http::Router& router,
@@ -86,17 +122,26 @@ void accept_loop(const ServerOptions& options, const config::Holder& holder, con
     context.refresh();
     http::Request request = request_from_params(raw.envp);
     http::Response response;
-    const auto max_body = static_cast<size_t>(context.config().integer("max_body_bytes"));
     const char* length = FCGX_GetParam("CONTENT_LENGTH", raw.envp);
     const long long declared = length != nullptr ? std::atoll(length) : 0;
-    if (declared > static_cast<long long>(max_body) || !read_body(raw.in, max_body, request.body)) {
-      response = http::Response::error(413, "body_too_large",
-                                       "request body exceeds " + std::to_string(max_body) + " bytes");
-      log::info("request_rejected").kv("req_id", request.request_id).kv("path", request.path).kv("status", 413);
+    if (router.streams_body(request.method, request.path)) {
+      const auto max_upload = static_cast<size_t>(context.config().integer("max_upload_bytes"));
+      if (declared > static_cast<long long>(max_upload)) {
+        response = too_large(request, max_upload, "max_upload_bytes");
+      } else {
+        request.read_body = body_reader(raw.in, max_upload);
+        response = handle(router, request, context);
+      }
     } else {
-      response = handle(router, request, context);
+      const auto max_body = static_cast<size_t>(context.config().integer("max_body_bytes"));
+      if (declared > static_cast<long long>(max_body) || !read_body(raw.in, max_body, request.body)) {
+        response = too_large(request, max_body, "max_body_bytes");
+      } else {
+        response = handle(router, request, context);
+      }
     }
     write_response(raw, serialize(response, request.request_id));
+    if (response.stream) write_stream(raw, response, request, context);
     FCGX_Finish_r(&raw);
     pthread_sigmask(SIG_UNBLOCK, &wake_signal, nullptr);
   }
@@ -196,8 +241,10 @@ std::string serialize(const http::Response& response, std::string_view request_i
   if (response.content_type.starts_with("application/json") || response.content_type.starts_with("text/")) {
     out += "; charset=utf-8";
   }
-  out += "\r\nContent-Length: ";
-  out += std::to_string(response.body.size());
+  if (!response.stream) {
+    out += "\r\nContent-Length: ";
+    out += std::to_string(response.body.size());
+  }
   out += "\r\nCache-Control: no-store";
   if (!request_id.empty()) {
     out += "\r\nX-Request-Id: ";

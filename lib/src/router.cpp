@@ -28,6 +28,19 @@ Router& Router::add(std::string method, std::string pattern, Handler handler) {
   return *this;
 }
 
+Router& Router::add_streaming(std::string method, std::string pattern, Handler handler) {
+  add(std::move(method), std::move(pattern), std::move(handler));
+  routes_.back().streams_body = true;
+  return *this;
+}
+
+bool Router::streams_body(std::string_view method, std::string_view path) const {
+  for (const Route& route : routes_) {
+    if (route.method == method && match(route, path, nullptr)) return route.streams_body;
+  }
+  return false;
+}
+
 bool Router::match(const Route& route, std::string_view path, Request* request) {
   const auto parts = split_path(path);
   if (parts.size() != route.segments.size()) return false;

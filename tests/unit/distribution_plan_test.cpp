@@ -94,6 +94,36 @@ TEST(DistributionPlan, LinksAreRenderedPerRecipientWithTheirOwnToken) {
   EXPECT_EQ(plan.recipients[0].variables.size(), 1U);
 }
 
+TEST(DistributionPlan, ABatchCountsPhonesAlreadyInTheDistributionAsDuplicates) {
+  const std::set<std::string, std::less<>> existing = {"+351912000001"};
+  const DistributionRequest request = parse(R"("body": "Hi {{name}}")",
+                                            R"([{"phone": "912000001", "name": "Again"},
+                                                {"phone": "+351912000002", "name": "Bea"},
+                                                {"phone": "+351912000002", "name": "Twice"},
+                                                {"phone": "+351912000003"}])");
+  PlanInputs in = inputs();
+  in.existing = &existing;
+  const Plan plan = plan_distribution(request, in);
+  EXPECT_EQ(plan.total(), 4U);
+  EXPECT_EQ(plan.duplicates, 2U);
+  ASSERT_EQ(plan.recipients.size(), 1U);
+  EXPECT_EQ(plan.recipients[0].phone, "+351912000002");
+  EXPECT_EQ(plan.recipients[0].index, 1U);
+  ASSERT_EQ(plan.invalid.size(), 1U);
+  EXPECT_EQ(plan.invalid[0].index, 3U);
+}
+
+TEST(DistributionPlan, UntrackedLinksRenderTheTargetItselfAndMakeNoToken) {
+  const DistributionRequest request = parse(R"("body": "Go {{link}}", "link": "https://x.example/s?r={{ref}}")",
+                                            R"([{"phone": "+351912000001", "variables": {"ref": "a1"}}])");
+  PlanInputs in = inputs();
+  in.track_links = false;
+  const Plan plan = plan_distribution(request, in);
+  ASSERT_EQ(plan.recipients.size(), 1U);
+  EXPECT_FALSE(plan.recipients[0].link_token);
+  EXPECT_EQ(plan.recipients[0].body, "Go https://x.example/s?r=a1");
+}
+
 TEST(DistributionPlan, ARenderedLinkWithABlankIsInvalid) {
   const Plan plan = plan_distribution(parse(R"("body": "{{link}}", "link": "https://x.example/{{ref}}")",
                                             R"([{"phone": "+351912000001", "variables": {"ref": "a b"}}])"),

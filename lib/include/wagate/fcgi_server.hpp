@@ -36,12 +36,16 @@ int serve(const ServerOptions& options, config::Holder& holder, const http::Rout
 // checked here but by serve()'s request loop, before this is called: a
 // CONTENT_LENGTH over max_body_bytes, or a body that grows past it while
 // being read (at most max_body_bytes + 1 bytes are read), is answered 413.
+// A streaming route (Router::add_streaming) is not read first: it gets
+// Request::read_body, bounded by max_upload_bytes, which throws ApiError 413
+// past it. A response with a stream is written after its headers.
 http::Response handle(const http::Router& router, http::Request& request, Context& context);
 
 // Builds a Request from FastCGI parameters (name=value strings, as envp).
 http::Request request_from_params(char** envp);
 
-// "Status: 200 OK\r\nContent-Type: ...\r\n\r\nbody" as the FastCGI responder writes it.
+// "Status: 200 OK\r\nContent-Type: ...\r\n\r\nbody" as the FastCGI responder writes it
+// (for a streamed response, the headers only, without Content-Length).
 std::string serialize(const http::Response& response, std::string_view request_id);
 
 }  // namespace wagate::fcgi

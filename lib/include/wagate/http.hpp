@@ -1,6 +1,7 @@
 // http.hpp — the request and response every handler sees, independent of FastCGI.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -21,6 +22,11 @@ struct Request {
   std::string request_id;
   std::string remote_addr;
   std::string body;
+  // Set, and body left empty, on a route added with Router::add_streaming:
+  // reads up to size bytes of the body into buffer and returns how many,
+  // 0 at its end, so a large upload is never held whole. Throws ApiError 413
+  // `body_too_large` once the body passes max_upload_bytes.
+  std::function<size_t(char* buffer, size_t size)> read_body;
   std::map<std::string, std::string, std::less<>> headers;      // lower-case names, '-' separated
   std::map<std::string, std::string, std::less<>> path_params;  // filled by the router
   std::string_view route;  // the pattern of the route that matched (set by the router): a metrics label
@@ -36,6 +42,13 @@ struct Response {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // When set, the body is not `body` but what this writes, piece by piece,
+  // after the headers (sent without Content-Length): a long listing in
+  // bounded memory. The status is sent before it runs, so it must decide
+  // everything that can fail in a way the client should see first; a failure
+  // midway is logged and the body ends short.
+  using Writer = std::function<void(std::string_view piece)>;
+  std::function<void(const Writer& write)> stream;
 
   static Response json(int status, std::string body);
   static Response error(int status, std::string_view code, std::string_view message, std::string_view field = {});
