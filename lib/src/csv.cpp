@@ -161,7 +161,9 @@ bool Parser::finish(std::vector<Row>& rows) {
 }
 
 std::string field(std::string_view value) {
-  const bool quote = value.find_first_of(",\"\r\n") != std::string_view::npos ||
+  // A leading U+FEFF is quoted too: written first in a file it would read
+  // back as the byte order mark, which the parser drops.
+  const bool quote = value.find_first_of(",\"\r\n") != std::string_view::npos || value.starts_with(kBom) ||
                      (!value.empty() && (value.front() == ' ' || value.back() == ' ' || value.front() == '\t' ||
                                          value.back() == '\t'));
   if (!quote) return std::string(value);

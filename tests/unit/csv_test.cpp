@@ -174,5 +174,20 @@ TEST(Csv, WriterQuotesWhatMustBeAndReadsBack) {
   EXPECT_EQ(parsed.rows[1], values);
 }
 
+// Found by the fuzzer: a first field that starts with U+FEFF must not be
+// written bare, or it reads back as a byte order mark and is lost.
+TEST(CsvWriter, AFieldStartingWithTheByteOrderMarkSurvivesARoundTrip) {
+  const std::string bom = "\xEF\xBB\xBF";
+  std::string written;
+  append_row(written, {std::string_view(bom), std::string_view("x")});
+  EXPECT_EQ(written, "\"" + bom + "\",x\r\n");
+  Parser parser(Limits{});
+  std::vector<Row> rows;
+  ASSERT_TRUE(parser.feed(bom + written, rows));  // a real BOM first, then the row
+  ASSERT_TRUE(parser.finish(rows));
+  ASSERT_EQ(rows.size(), 1U);
+  EXPECT_EQ(rows[0], (Row{bom, "x"}));
+}
+
 }  // namespace
 }  // namespace wagate::csv
