@@ -21,6 +21,11 @@ assert_contains "$out" "delivered  (was sent)" "the reply's history shows each c
 assert_contains "$out" "failed (error 63024: " "the failing reply carries Twilio's error code and its description"
 assert_contains "$out" '-> 422 {"error":{"code":"outside_session_window"' "a message outside the window is refused"
 assert_contains "$out" '-> 403 {"error":{"code":"invalid_signature"' "a forged callback is refused"
+assert_contains "$out" 'POST /api/v1/distributions (5 contacts) -> 201 recipients {"accepted": 3, "duplicates": 1' \
+  "the campaign plans each contact once and lists the bad number"
+assert_contains "$out" "-> 302, Location: https://survey.example/s/42?r=a1" "a tracked link redirects to the recipient's own target"
+assert_contains "$out" '"delivered": 2' "the funnel counts the delivered recipients"
+assert_contains "$out" '"clicked": 1' "the click counts once, the preview not at all"
 
 load_stack_env
 [[ $out != *"$TWILIO_AUTH_TOKEN"* ]] || fail "the demo printed the tenant's auth token"
