@@ -304,12 +304,14 @@ class WhatsAppRules(unittest.TestCase):
 
     def test_stop_after_planning_is_not_sent(self):
         stays, stops = contacts(1, "stays")[0], contacts(1, "stops")[0]
-        dist = create([stays, stops], send_at=iso(datetime.timedelta(seconds=3)))
-        # Held before its send_at, so the STOP surely comes between planning and feeding.
-        self.assertEqual(call("POST", f"{PATH}/{dist}/pause")[0], 200)
+        dist = create([stays, stops], send_at=iso(datetime.timedelta(seconds=8)))
+        # Paused before its send_at (nothing fed yet), so the STOP surely
+        # comes between planning and feeding.
+        status, got = call("POST", f"{PATH}/{dist}/pause")
+        self.assertEqual((status, get(dist)["counts"]["queued"]), (200, 0), got)
         inbound(stops["phone"], "STOP")
         self.assertEqual(call("POST", f"{PATH}/{dist}/resume")[0], 200)
-        wait_for("completed", lambda: get(dist)["status"] == "completed", 30)
+        wait_for("completed", lambda: get(dist)["status"] == "completed", 40)
         wait_for("the other contact is sent", lambda: sent_at_sim([stays]) == 1, 30)
         self.assertEqual(sent_at_sim([stops]), 0)
         got = recipients(dist)[stops["phone"]]
