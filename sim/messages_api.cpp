@@ -171,6 +171,14 @@ std::optional<TwilioError> validate_create(const form::Params& params) {
   if (const auto callback = params.first("StatusCallback"); callback && !callback->empty()) {
     if (!valid_callback_url(*callback)) return bad_request(21609, "Invalid 'StatusCallback': " + std::string(*callback));
   }
+  if (const auto validity = params.first("ValidityPeriod")) {
+    // Twilio's bounds: whole seconds, 1 to 36000 (10 hours).
+    const bool in_range = all_digits(*validity) && validity->size() <= 5 && validity->front() != '0' &&
+                          std::stoi(std::string(*validity)) <= 36000;
+    if (!in_range) {
+      return bad_request(21624, "Validity period can only be set to integers between 1 and 36,000 seconds.");
+    }
+  }
   return std::nullopt;
 }
 

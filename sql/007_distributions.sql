@@ -22,6 +22,11 @@ ALTER TABLE messages DROP COLUMN campaign_id;
 DROP TABLE campaign_recipients;
 DROP TABLE campaigns;
 ALTER TABLE messages ADD COLUMN distribution_id uuid;  -- NULL: not sent for a distribution
+-- Twilio's ValidityPeriod for a message that must not arrive after its
+-- distribution's expires_at: seconds from the message's created_at, set by
+-- the feeder (min(36000, expires_at - now())); the sender sends what is left
+-- of it. NULL: no ValidityPeriod (Twilio's default, 36000).
+ALTER TABLE messages ADD COLUMN validity_period_s int CHECK (validity_period_s BETWEEN 1 AND 36000);
 
 CREATE TABLE distributions (
   id uuid PRIMARY KEY DEFAULT gen_random_uuid(),

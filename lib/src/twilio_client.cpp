@@ -5,6 +5,7 @@
 #include <array>
 #include <cctype>
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 
@@ -102,6 +103,13 @@ Secret basic_authorization(const Credentials& credentials) {
   return Secret("Basic " + crypto::base64(pair.reveal()));
 }
 
+std::optional<int> validity_period(double seconds_left) {
+  // Written so that NaN is expired too.
+  if (!(seconds_left >= 1.0)) return std::nullopt;
+  if (seconds_left >= kMaxValidityPeriodS) return kMaxValidityPeriodS;
+  return static_cast<int>(std::floor(seconds_left));
+}
+
 form::Params create_params(const OutboundMessage& message) {
   form::Params params;
   params.add("To", whatsapp_address(message.to));
@@ -117,6 +125,7 @@ form::Params create_params(const OutboundMessage& message) {
   }
   for (const std::string& url : message.media_urls) params.add("MediaUrl", url);
   if (!message.status_callback.empty()) params.add("StatusCallback", message.status_callback);
+  if (message.validity_period_s > 0) params.add("ValidityPeriod", std::to_string(message.validity_period_s));
   return params;
 }
 

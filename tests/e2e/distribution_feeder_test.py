@@ -16,7 +16,7 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
-from twilio_client import Gateway, add_tenant, admin, new_phone, psql, stack_env  # noqa: E402
+from twilio_client import LOCAL_SENDER, Gateway, add_tenant, admin, new_phone, new_sid, psql, stack_env  # noqa: E402
 
 ENV = stack_env()
 GW = Gateway(ENV)
@@ -44,6 +44,27 @@ def sim_creates(phone):
     url = SIM + "/sim/messages?to=" + urllib.parse.quote("whatsapp:" + phone)
     with urllib.request.urlopen(url, timeout=30) as resp:
         return [m for m in json.loads(resp.read())["messages"] if m["http_status"] == 201]
+
+
+def inbound(phone, body):
+    """A signed inbound webhook from phone: opens its 24-hour window (STOP also opts it out)."""
+    sid = new_sid()
+    params = [("AccountSid", ENV["TWILIO_ACCOUNT_SID"]), ("ApiVersion", "2010-04-01"), ("Body", body),
+              ("From", "whatsapp:" + phone), ("MessageSid", sid), ("NumMedia", "0"), ("ProfileName", "Ana"),
+              ("SmsMessageSid", sid), ("SmsSid", sid), ("SmsStatus", "received"), ("To", LOCAL_SENDER),
+              ("WaId", phone[1:])]
+    status, _, raw = GW.post_signed("/api/v1/whatsapp/webhook", params)
+    assert status == 200, (status, raw)
+
+
+def iso(delta):
+    return (datetime.datetime.now(datetime.timezone.utc) + delta).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def recipients(dist):
+    status, got = call("GET", f"{PATH}/{dist}/recipients")
+    assert status == 200, (status, got)
+    return {r["phone"]: r for r in got["recipients"]}
 
 
 def contacts(n, tag):
@@ -125,6 +146,8 @@ class Sending(unittest.TestCase):
 
     def test_body_is_rendered_per_recipient(self):
         people = contacts(3, "body")
+        for p in people:
+            inbound(p["phone"], "hello")  # a free-form body needs their 24-hour window open
         status, got = call("POST", PATH, {"name": "body", "body": "Hi {{name}}, ref {{ref}}", "contacts": people})
         self.assertEqual(status, 201, got)
         wait_for("3 creates", lambda: sent_at_sim(people) >= 3, 30)
@@ -257,6 +280,67 @@ class Sending(unittest.TestCase):
         wait_for("every message settled", settled, 90)
         assert_each_once(self, people)
         wait_for("counts match the simulator", lambda: get(dist)["counts"]["sent"] == 20, 30)
+
+
+class WhatsAppRules(unittest.TestCase):
+    def test_body_goes_only_to_contacts_inside_their_24_hour_window(self):
+        talked = {"phone": new_phone(), "name": "Ana"}
+        silent = {"phone": new_phone(), "name": "Bea"}
+        inbound(talked["phone"], "hi there")
+        status, got = call("POST", PATH, {"name": "window", "body": "Hi {{name}}", "contacts": [talked, silent]})
+        self.assertEqual(status, 201, got)
+        dist = got["id"]
+        wait_for("completed", lambda: get(dist)["status"] == "completed", 30)
+        wait_for("the contact inside the window is sent", lambda: sent_at_sim([talked]) == 1, 30)
+        self.assertEqual(sim_creates(talked["phone"])[0]["params"]["Body"], "Hi Ana")
+        self.assertEqual(sent_at_sim([silent]), 0)
+        got = recipients(dist)
+        self.assertEqual(got[silent["phone"]]["status"], "skipped")
+        self.assertTrue(got[silent["phone"]]["error"]["message"].startswith("outside_session_window:"),
+                        got[silent["phone"]]["error"])
+        self.assertIsNone(got[silent["phone"]]["message_id"])
+        counts = wait_for("sent counted", lambda: (lambda c: c if c["sent"] == 1 else None)(get(dist)["counts"]), 30)
+        self.assertEqual((counts["planned"], counts["queued"], counts["skipped"]), (2, 1, 1), counts)
+
+    def test_stop_after_planning_is_not_sent(self):
+        stays, stops = contacts(1, "stays")[0], contacts(1, "stops")[0]
+        dist = create([stays, stops], send_at=iso(datetime.timedelta(seconds=8)))
+        # Paused before its send_at (nothing fed yet), so the STOP surely
+        # comes between planning and feeding.
+        status, got = call("POST", f"{PATH}/{dist}/pause")
+        self.assertEqual((status, get(dist)["counts"]["queued"]), (200, 0), got)
+        inbound(stops["phone"], "STOP")
+        self.assertEqual(call("POST", f"{PATH}/{dist}/resume")[0], 200)
+        wait_for("completed", lambda: get(dist)["status"] == "completed", 40)
+        wait_for("the other contact is sent", lambda: sent_at_sim([stays]) == 1, 30)
+        self.assertEqual(sent_at_sim([stops]), 0)
+        got = recipients(dist)[stops["phone"]]
+        self.assertEqual(got["status"], "skipped")
+        self.assertTrue(got["error"]["message"].startswith("recipient_opted_out:"), got["error"])
+        self.assertEqual(get(dist)["counts"]["skipped"], 1)
+
+    def test_expires_at_is_sent_as_validity_period(self):
+        people = contacts(2, "valid")
+        dist = create(people, expires_at=iso(datetime.timedelta(hours=1)))
+        wait_for("both sent", lambda: sent_at_sim(people) >= 2, 30)
+        for p in people:
+            validity = int(sim_creates(p["phone"])[0]["params"]["ValidityPeriod"])
+            # The seconds left at feed time: just under an hour.
+            self.assertLessEqual(validity, 3600, p["phone"])
+            self.assertGreaterEqual(validity, 3600 - 60, p["phone"])
+        stored = psql(DSN, f"SELECT min(validity_period_s) || ' ' || max(validity_period_s) FROM messages "
+                           f"WHERE distribution_id = '{dist}'").split()
+        self.assertTrue(all(3540 <= int(v) <= 3600 for v in stored), stored)
+        # Beyond Twilio's 10-hour maximum, the maximum.
+        far = contacts(1, "far")
+        create(far, expires_at=iso(datetime.timedelta(days=2)))
+        wait_for("sent", lambda: sent_at_sim(far) >= 1, 30)
+        self.assertEqual(sim_creates(far[0]["phone"])[0]["params"]["ValidityPeriod"], "36000")
+        # Without expires_at, no ValidityPeriod: Twilio's default.
+        plain = contacts(1, "plain")
+        create(plain)
+        wait_for("sent", lambda: sent_at_sim(plain) >= 1, 30)
+        self.assertNotIn("ValidityPeriod", sim_creates(plain[0]["phone"])[0]["params"])
 
 
 if __name__ == "__main__":

@@ -114,6 +114,15 @@ TEST(SimValidation, StatusCallbackMustBeAnAbsoluteUrlWithoutUnderscoreHost) {
   }
 }
 
+TEST(SimValidation, ValidityPeriodIsWholeSecondsFromOneTo36000) {
+  for (const std::string seconds : {"1", "3600", "36000"}) {
+    EXPECT_EQ(code_of(valid_with("ValidityPeriod", seconds)), 0) << seconds;
+  }
+  for (const std::string seconds : {"0", "36001", "-5", "1.5", "ten", "99999999999999999999"}) {
+    EXPECT_EQ(code_of(valid_with("ValidityPeriod", seconds)), 21624) << seconds;
+  }
+}
+
 TEST(SimValidation, ErrorBodyIsTwiliosShape) {
   const http::Response response = twilio_error(TwilioError{400, 21211, "Invalid 'To' Phone Number"});
   EXPECT_EQ(response.status, 400);

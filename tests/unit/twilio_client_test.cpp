@@ -52,6 +52,31 @@ TEST(TwilioRequest, TextMessageFields) {
   EXPECT_EQ(pairs(params), expected);
 }
 
+TEST(TwilioRequest, ValidityPeriodIsSentInSecondsWhenSet) {
+  OutboundMessage message = text_message();
+  message.validity_period_s = 3600;
+  const auto params = create_params(message);
+  EXPECT_EQ(params.first("ValidityPeriod"), "3600");
+  // Unset: left out, so Twilio applies its own default (36000 s).
+  EXPECT_FALSE(create_params(text_message()).first("ValidityPeriod").has_value());
+}
+
+TEST(TwilioValidity, WholeSecondsLeftCappedAtTwilioMaximum) {
+  EXPECT_EQ(validity_period(3600.0), 3600);
+  // Rounded down: Twilio must never hold the message past expires_at.
+  EXPECT_EQ(validity_period(3599.9), 3599);
+  EXPECT_EQ(validity_period(1.0), 1);
+  EXPECT_EQ(validity_period(36000.0), kMaxValidityPeriodS);
+  EXPECT_EQ(validity_period(7.0 * 24 * 3600), kMaxValidityPeriodS);
+  EXPECT_EQ(kMaxValidityPeriodS, 36000);
+}
+
+TEST(TwilioValidity, UnderOneSecondLeftIsExpired) {
+  EXPECT_EQ(validity_period(0.999), std::nullopt);
+  EXPECT_EQ(validity_period(0.0), std::nullopt);
+  EXPECT_EQ(validity_period(-5.0), std::nullopt);
+}
+
 TEST(TwilioRequest, BodyIsFormEncodedSoPlusAndAmpersandSurvive) {
   const Request request = create_message("https://api.twilio.com", credentials(), text_message());
   const auto parsed = form::parse(request.body);

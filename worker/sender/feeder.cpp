@@ -4,15 +4,25 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 
 #include "wagate/error.hpp"
 #include "wagate/json.hpp"
 #include "wagate/log.hpp"
 #include "wagate/pg.hpp"
 #include "wagate/send_queue.hpp"
+#include "wagate/twilio_client.hpp"
 
 namespace wagate::sender {
 namespace {
+
+// A recipient's error when the feeder skips it (no quote: spliced into the
+// statement). The first word is the code a client matches on, as /send's.
+constexpr std::string_view kSkipOptedOut =
+    "recipient_opted_out: the contact opted out (STOP) after the distribution was planned";
+constexpr std::string_view kSkipOutsideWindow =
+    "outside_session_window: no message from the contact in the last 24 hours, so WhatsApp allows only an "
+    "approved template (content_sid), not a free-form body";
 
 // Most distributions one pass looks at; the rest wait for the next pass
 // (round robin moves the start, so none waits for ever).
@@ -51,9 +61,11 @@ const std::vector<std::pair<std::string_view, std::string_view>> kCallingCodeZon
 // The distribution, locked for this pass: SKIP LOCKED, so two senders never
 // feed the same one at once (the other just moves on), and a pause or cancel
 // waits at most for this short transaction. Its rate is the lower of its own
-// and its sender number's limit (the tenant's, else sender_mps: $2).
+// and its sender number's limit (the tenant's, else sender_mps: $2). The
+// seconds left until expires_at (NULL: none) decide expiry and each fed
+// message's ValidityPeriod (twilio::validity_period).
 const std::string kLock =
-    "SELECT d.tenant_id, d.status, coalesce(d.expires_at <= now(), false), "
+    "SELECT d.tenant_id, d.status, extract(epoch FROM d.expires_at - now())::float8, "
     "least(coalesce(d.rate_per_second, 2147483647), coalesce(t.rate_limit_mps, $2::int))::float8, "
     "d.feed_credit, extract(epoch FROM now() - d.fed_at)::float8, "
     "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') "
@@ -79,13 +91,24 @@ const std::string kStart =
 // below never happens. The message ids are made first (MATERIALIZED: once
 // per recipient) so the recipient rows can name them.
 // A recipient's local time: its contact's zone, else its calling code's
-// ($4, longest prefix), else UTC. $3: how many; created_at: the lock's now().
+// ($4, longest prefix), else UTC. $3: how many; created_at: the lock's now();
+// $5: the messages' ValidityPeriod (NULL: none).
+// WhatsApp's rules are checked here, when the recipient's turn comes, not at
+// planning: a picked recipient who opted out (STOP) since planning, or, for a
+// free-form body, has sent nothing in 24 hours (the conversation's window,
+// as /send checks it), becomes 'skipped' with the reason instead of getting
+// a message. A skipped recipient takes a place in this pass's pick but not
+// its pace (the credit counts messages made).
 const std::string kFeed =
     "WITH d AS (SELECT d.*, t.whatsapp_from FROM distributions d JOIN tenants t ON t.tenant_id = d.tenant_id "
     "           WHERE d.id = $1::uuid AND d.tenant_id = $2), "
     "picked AS MATERIALIZED ("
-    " SELECT r.id AS recipient_id, gen_random_uuid() AS message_id, r.phone, r.body, r.content_variables "
-    " FROM distribution_recipients r, d "
+    " SELECT r.id AS recipient_id, gen_random_uuid() AS message_id, r.phone, r.body, r.content_variables, "
+    "  CASE WHEN coalesce(c.opted_out, false) THEN '" + std::string(kSkipOptedOut) + "' "
+    "   WHEN d.body IS NOT NULL AND NOT coalesce(c.window_expires_at > now(), false) "
+    "   THEN '" + std::string(kSkipOutsideWindow) + "' END AS skip "
+    " FROM d, distribution_recipients r "
+    " LEFT JOIN conversations c ON c.tenant_id = r.tenant_id AND c.phone = r.phone "
     " WHERE r.distribution_id = d.id AND r.tenant_id = d.tenant_id AND r.status = 'planned' "
     " AND (d.window_start IS NULL OR wagate_in_send_window((now() AT TIME ZONE coalesce(r.timezone, "
     "     (SELECT z.value FROM jsonb_each_text($4::jsonb) z WHERE r.phone LIKE '+' || z.key || '%' "
@@ -93,16 +116,21 @@ const std::string kFeed =
     " ORDER BY r.id LIMIT $3 FOR UPDATE OF r SKIP LOCKED), "
     "inserted AS ("
     " INSERT INTO messages (tenant_id, id, created_at, direction, from_addr, to_addr, body, content_sid, "
-    "  content_variables, status, status_rank, priority, attempts, next_attempt_at, distribution_id) "
+    "  content_variables, status, status_rank, priority, attempts, next_attempt_at, distribution_id, "
+    "  validity_period_s) "
     " SELECT d.tenant_id, p.message_id, now(), 'outbound', "
     "  CASE WHEN d.sender IS NULL THEN d.whatsapp_from WHEN d.sender LIKE 'whatsapp:%' THEN d.sender END, "
     "  'whatsapp:' || p.phone, p.body, d.content_sid, p.content_variables, 'accepted', "
-    "  wagate_status_rank('accepted'), 1, 0, now() + interval '10 seconds', d.id FROM picked p, d "
+    "  wagate_status_rank('accepted'), 1, 0, now() + interval '10 seconds', d.id, $5::int "
+    " FROM picked p, d WHERE p.skip IS NULL "
     " RETURNING id) "
-    "UPDATE distribution_recipients r SET status = 'queued', message_id = p.message_id "
+    "UPDATE distribution_recipients r SET "
+    " status = CASE WHEN p.skip IS NULL THEN 'queued' ELSE 'skipped' END, "
+    " message_id = CASE WHEN p.skip IS NULL THEN p.message_id END, "
+    " error = coalesce(p.skip, r.error) "
     "FROM picked p WHERE r.id = p.recipient_id AND r.status = 'planned' "
-    "AND EXISTS (SELECT 1 FROM inserted i WHERE i.id = p.message_id) "
-    "RETURNING p.message_id::text";
+    "AND (p.skip IS NOT NULL OR EXISTS (SELECT 1 FROM inserted i WHERE i.id = p.message_id)) "
+    "RETURNING p.message_id::text, p.skip IS NOT NULL";
 
 // The pace is kept on the row, so another sender host that feeds it next
 // continues it rather than starting a second one. Over once nothing is
@@ -201,7 +229,14 @@ bool Feeder::feed_one(const std::string& id, int default_mps, std::chrono::milli
   if (lock.rows() == 0) return false;
   const std::string tenant(lock.get(0, 0));
   const bool starting = lock.get(0, 1) == "scheduled";
-  const bool expired = lock.get(0, 2) == "t";
+  // Under a second left is expired: no ValidityPeriod could keep such a
+  // message from arriving after expires_at.
+  std::optional<int> validity;
+  bool expired = false;
+  if (!lock.is_null(0, 2)) {
+    validity = twilio::validity_period(std::stod(std::string(lock.get(0, 2))));
+    expired = !validity;
+  }
   const std::string created_at(lock.get(0, 6));
   if (starting) (void)conn.exec_prepared("feeder_start", {id, tenant});
   if (expired) {
@@ -223,11 +258,18 @@ bool Feeder::feed_one(const std::string& id, int default_mps, std::chrono::milli
   const double elapsed = lock.is_null(0, 5) ? interval_seconds : std::stod(std::string(lock.get(0, 5)));
   const FeedBudget budget = feed_budget(credit, rate, elapsed, interval_seconds);
   long long made = 0;
+  long long skipped = 0;
   if (budget.count > 0) {
-    const pg::Result rows =
-        conn.exec_prepared("feeder_feed", {id, tenant, std::to_string(budget.count), zones_json_});
-    made = rows.rows();
+    const std::string validity_text = validity ? std::to_string(*validity) : std::string();
+    const pg::Param validity_param = validity ? pg::Param(validity_text) : std::nullopt;
+    const pg::Result rows = conn.exec_prepared(
+        "feeder_feed", {id, tenant, std::to_string(budget.count), zones_json_, validity_param});
     for (int r = 0; r < rows.rows(); ++r) {
+      if (rows.get(r, 1) == "t") {
+        ++skipped;
+        continue;
+      }
+      ++made;
       fed.push_back(FedMessage{std::string(rows.get(r, 0)), std::stoll(tenant), created_at});
     }
   }
@@ -238,6 +280,9 @@ bool Feeder::feed_one(const std::string& id, int default_mps, std::chrono::milli
   const bool completed = finished.rows() > 0 && finished.get(0, 0) == "completed";
   if (starting) log::info("distribution_started").kv("tenant", tenant).kv("distribution", id);
   if (made > 0) log::debug("distribution_fed").kv("tenant", tenant).kv("distribution", id).kv("count", made);
+  if (skipped > 0) {
+    log::info("distribution_skipped").kv("tenant", tenant).kv("distribution", id).kv("count", skipped);
+  }
   if (completed) log::info("distribution_completed").kv("tenant", tenant).kv("distribution", id);
   return true;
 }

@@ -22,7 +22,13 @@ constexpr std::string_view kOptedOutMessage =
 const std::string kLoad = std::string(
     "SELECT k.ord, m.tenant_id, m.created_at, m.id, coalesce(m.to_addr, ''), coalesce(m.from_addr, ''), "
     "coalesce(m.body, ''), coalesce(m.content_sid, ''), coalesce(m.content_variables::text, ''), "
-    "coalesce(m.media, '[]'::jsonb)::text "
+    "coalesce(m.media, '[]'::jsonb)::text, "
+    // ValidityPeriod counts from when Twilio gets the request: a message sent
+    // later than it was fed (a retry, a backlog) gets only what is left, so
+    // it still cannot arrive after its distribution's expires_at (greatest()
+    // ignores a NULL, hence the CASE).
+    "CASE WHEN m.validity_period_s IS NULL THEN 0 "
+    "ELSE greatest(1, m.validity_period_s - floor(extract(epoch FROM now() - m.created_at)))::int END "
     "FROM jsonb_to_recordset($1::jsonb) ") + std::string(kKeysType) + " "
     "JOIN messages m ON m.tenant_id = k.tenant_id AND m.created_at = k.created_at AND m.id = k.id "
     "WHERE m.direction = 'outbound' AND m.message_sid IS NULL "
@@ -180,6 +186,7 @@ std::vector<LoadedMessage> SendStore::load(const std::vector<MessageKey>& keys) 
     message.content_sid = rows.get(r, 7);
     message.content_variables = rows.get(r, 8);
     message.media_urls = media_urls(rows.get(r, 9));
+    message.validity_period_s = static_cast<int>(rows.get_int(r, 10));
     loaded.push_back(std::move(message));
   }
   return loaded;

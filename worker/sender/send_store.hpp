@@ -34,6 +34,7 @@ struct LoadedMessage {
   std::string content_sid;
   std::string content_variables;
   std::vector<std::string> media_urls;
+  int validity_period_s = 0;  // what is left of the message's ValidityPeriod; 0: none
 };
 
 // One send outcome, for wagate_record_send_results (sql/003_sending.sql).

@@ -261,6 +261,7 @@ void Sender::accept(std::vector<send_queue::Entry> entries, Clock::time_point no
     item.message.content_sid = message.content_sid;
     item.message.content_variables = message.content_variables;
     item.message.media_urls = message.media_urls;
+    item.message.validity_period_s = message.validity_period_s;
     if (!message.from.empty()) {
       item.message.from = message.from;
     } else if (!tenant->tenant.messaging_service_sid.empty()) {

@@ -32,7 +32,18 @@ struct OutboundMessage {
   std::string content_variables;      // JSON object text, with content_sid only
   std::vector<std::string> media_urls;
   std::string status_callback;        // empty: Twilio posts no status callbacks
+  int validity_period_s = 0;          // ValidityPeriod; 0: left out (Twilio's default, kMaxValidityPeriodS)
 };
+
+// Twilio's bounds for ValidityPeriod: 1 to 36000 seconds, 36000 when absent
+// (a message still queued at Twilio after it is not sent, error 30036).
+inline constexpr int kMaxValidityPeriodS = 36000;
+
+// The ValidityPeriod of a message that must not be delivered more than
+// `seconds_left` from now (an expires_at): whole seconds rounded down, at
+// most kMaxValidityPeriodS; nullopt when under one second is left, so the
+// message is expired rather than sendable.
+[[nodiscard]] std::optional<int> validity_period(double seconds_left);
 
 // "whatsapp:" + address unless it has a channel prefix already.
 [[nodiscard]] std::string whatsapp_address(std::string_view address);
@@ -44,7 +55,7 @@ struct OutboundMessage {
 
 // The form parameters of a create request, in a fixed order (To, From or
 // MessagingServiceSid, Body, ContentSid, ContentVariables, MediaUrl...,
-// StatusCallback); empty fields are left out.
+// StatusCallback, ValidityPeriod); empty fields are left out.
 [[nodiscard]] form::Params create_params(const OutboundMessage& message);
 
 // POST .../Messages.json
