@@ -23,3 +23,9 @@ ALTER TABLE messages
 CREATE INDEX messages_unpriced_idx ON messages (tenant_id, price_checked_at NULLS FIRST, created_at)
   WHERE priced_at IS NULL AND direction = 'outbound' AND message_sid IS NOT NULL
     AND status IN ('delivered', 'read', 'undelivered', 'failed');
+
+-- The tenant's recent prices, newest first, for a distribution's estimate
+-- (the average of the last priced messages): read a bounded number of
+-- entries instead of a month of the tenant's messages.
+CREATE INDEX messages_priced_idx ON messages (tenant_id, created_at DESC) INCLUDE (price, price_unit)
+  WHERE price IS NOT NULL;
