@@ -10,6 +10,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <chrono>
 #include <map>
 #include <memory>
 
@@ -24,6 +25,10 @@ namespace wagate::maint {
 namespace {
 
 constexpr size_t kMaxAmountLength = 32;
+// The jobs share one thread: a run stops fetching after this long, so a
+// slow Twilio cannot hold back the rollup and the breaker (every 5 s) for
+// long; what is left is asked for next run.
+constexpr std::chrono::seconds kRunBudget{10};
 
 // Final outbound messages not done yet, the least recently asked first, at
 // most $2 per tenant; $1 is the recheck interval (the same rule as
@@ -149,6 +154,7 @@ PriceStats price(pg::Connection& db, const config::Config& config) {
 
   std::map<long long, std::shared_ptr<const tenants::Tenant>> tenant_cache;
   long long stopped_tenant = -1;  // rate limited: the rest of its batch waits for the next run
+  const auto deadline = std::chrono::steady_clock::now() + kRunBudget;
   for (int r = 0; r < due.rows(); ++r) {
     const long long tenant_id = due.get_int(r, 0);
     const std::vector<std::string> key = {std::to_string(tenant_id), std::string(due.get(r, 1)),
@@ -174,6 +180,7 @@ PriceStats price(pg::Connection& db, const config::Config& config) {
         break;
     }
     if (tenant_id == stopped_tenant) continue;
+    if (std::chrono::steady_clock::now() >= deadline) break;
 
     auto cached = tenant_cache.find(tenant_id);
     if (cached == tenant_cache.end()) {

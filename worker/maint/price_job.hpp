@@ -74,7 +74,7 @@ struct PriceRead {
 [[nodiscard]] PriceRead read_price(const twilio::Response& response);
 
 // One run: per tenant, up to price_batch final messages without a price
-// that are due. Throws DbError when Postgres fails under it; a tenant or a
+// that are due, fetched for at most 10 s (the rest waits for the next run). Throws DbError when Postgres fails under it; a tenant or a
 // fetch that fails is logged and retried next run.
 PriceStats price(pg::Connection& db, const config::Config& config);
 
