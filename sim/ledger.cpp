@@ -85,6 +85,9 @@ void Ledger::apply_step(std::string_view sid, const CallbackStep& step) {
   if (is_sent_status(step.status) && !message.sent) message.sent = now;
   if (status_rank(step.status) <= status_rank(message.status)) return;
   message.status = std::string(step.status);
+  if (status_rank(step.status) >= status_rank("delivered") && step.status != "canceled" && !message.final_at) {
+    message.final_at = now;
+  }
   message.error_code = step.error_code;
   message.error_message = std::string(step.error_message);
   message.updated = now;

@@ -36,6 +36,9 @@ struct Message {
   Clock::time_point created;
   Clock::time_point updated;
   std::optional<Clock::time_point> sent;
+  // Its first final status (delivered, read, undelivered, failed): Twilio
+  // prices a message some time after it.
+  std::optional<Clock::time_point> final_at;
 };
 
 // One POST to Messages.json, whatever its answer.

@@ -29,7 +29,7 @@ using std::chrono::milliseconds;
 constexpr std::string_view kUsage =
     "usage: wagate-twilio-sim --listen HOST:PORT --accounts FILE [--ca-file PEM] [--latency-ms N]\n"
     "                         [--callback-delay-ms N] [--default-scenario NAME] [--webhook-url URL]\n"
-    "                         [--log-level error|warning|info|debug]\n"
+    "                         [--price-delay-ms N] [--log-level error|warning|info|debug]\n"
     "  FILE holds lines 'ACxxxxxxxx... auth_token'; it is re-read when it changes.\n"
     "  Scenarios, recording endpoints and the number table: docs/simulator.md.\n";
 
@@ -44,6 +44,7 @@ struct Options {
   std::string webhook_url;
   milliseconds latency{0};
   milliseconds callback_delay{20};
+  milliseconds price_delay = sim::kDefaultPriceDelay;
   const sim::Scenario* default_scenario = &sim::default_scenario();
   log::Level log_level = log::Level::Info;
 };
@@ -78,6 +79,8 @@ std::optional<Options> parse_options(int argc, char** argv) {
       options.latency = parse_ms(flag, value);
     } else if (flag == "--callback-delay-ms") {
       options.callback_delay = parse_ms(flag, value);
+    } else if (flag == "--price-delay-ms") {
+      options.price_delay = parse_ms(flag, value);
     } else if (flag == "--default-scenario") {
       options.default_scenario = sim::find_scenario(value);
       if (options.default_scenario == nullptr) {
@@ -107,7 +110,8 @@ int run(const Options& options, const sigset_t& signals) {
   post.ca_file = options.ca_file;
   sim::Dispatcher dispatcher(ledger, sim::Dispatcher::Options{post, options.callback_delay, 256});
   sim::MessagesApi messages(accounts, ledger, dispatcher,
-                            sim::MessagesApi::Options{options.latency, milliseconds(30'000), options.default_scenario});
+                            sim::MessagesApi::Options{options.latency, milliseconds(30'000), options.default_scenario,
+                                                                     options.price_delay});
   sim::ControlApi control(accounts, ledger, dispatcher, sim::ControlApi::Options{options.webhook_url, post});
 
   sim::HttpServer server(options.listen, [&](const http::Request& request) -> sim::Reply {
@@ -126,7 +130,8 @@ int run(const Options& options, const sigset_t& signals) {
       .kv("port", static_cast<long long>(server.port()))
       .kv("default_scenario", options.default_scenario->name)
       .kv("latency_ms", static_cast<long long>(options.latency.count()))
-      .kv("callback_delay_ms", static_cast<long long>(options.callback_delay.count()));
+      .kv("callback_delay_ms", static_cast<long long>(options.callback_delay.count()))
+      .kv("price_delay_ms", static_cast<long long>(options.price_delay.count()));
 
   // HUP, which every wagate daemon takes as "reload", has nothing to reload
   // here (the accounts file is re-read when it changes): it is logged and

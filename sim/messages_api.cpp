@@ -211,7 +211,44 @@ std::optional<Clock::time_point> parse_twilio_date(std::string_view text) {
   return Clock::time_point(std::chrono::duration_cast<Clock::duration>(std::chrono::microseconds(*micros)));
 }
 
-json::Value message_json(const Message& message) {
+std::string list_price(std::string_view to) {
+  struct CountryPrice {
+    std::string_view calling_code;
+    std::string_view price;
+  };
+  // Twilio's fee plus Meta's per-message rate, rounded: of the right order
+  // for each country, not a quote.
+  static constexpr CountryPrice kPrices[] = {
+      {"1", "-0.00500"},   // United States, Canada
+      {"34", "-0.06150"},  // Spain
+      {"44", "-0.03580"},  // United Kingdom
+      {"49", "-0.07680"},  // Germany
+      {"52", "-0.03050"},  // Mexico
+      {"55", "-0.06250"},  // Brazil
+      {"91", "-0.00990"},  // India
+  };
+  constexpr std::string_view kOtherCountries = "-0.04000";
+  std::string_view digits = to;
+  if (const size_t plus = digits.find('+'); plus != std::string_view::npos) digits.remove_prefix(plus + 1);
+  std::string_view best;
+  std::string_view price = kOtherCountries;
+  for (const CountryPrice& entry : kPrices) {
+    if (digits.starts_with(entry.calling_code) && entry.calling_code.size() > best.size()) {
+      best = entry.calling_code;
+      price = entry.price;
+    }
+  }
+  return std::string(price);
+}
+
+std::optional<std::string> shown_price(const Message& message, std::chrono::milliseconds price_delay,
+                                       Clock::time_point now) {
+  if (!message.final_at || now < *message.final_at + price_delay) return std::nullopt;
+  if (message.status == "failed") return "0.00000";
+  return list_price(message.to);
+}
+
+json::Value message_json(const Message& message, std::chrono::milliseconds price_delay, Clock::time_point now) {
   json::Value out = json::object();
   json_t* object = out.get();
   std::string from = message.from;
@@ -231,7 +268,8 @@ json::Value message_json(const Message& message) {
   json::set(object, "messaging_service_sid", string_or_null(message.messaging_service_sid));
   json::set(object, "num_media", json::string(std::to_string(message.num_media)));
   json::set(object, "num_segments", json::string("1"));
-  json::set(object, "price", json::null());
+  const std::optional<std::string> price = shown_price(message, price_delay, now);
+  json::set(object, "price", price ? json::string(*price) : json::null());
   json::set(object, "price_unit", json::string("USD"));
   json::set(object, "sid", json::string(message.sid));
   json::set(object, "status", json::string(message.status));
@@ -393,7 +431,7 @@ Reply MessagesApi::create(const http::Request& request, const std::string& accou
 http::Response MessagesApi::fetch(const std::string& account_sid, std::string_view sid, std::string_view path) {
   const std::optional<Message> message = ledger_.message(account_sid, sid);
   if (!message) return not_found(path);
-  const json::Value body = message_json(*message);
+  const json::Value body = message_json(*message, options_.price_delay);
   return http::Response::json(200, json::dump(body.get()));
 }
 
@@ -453,7 +491,7 @@ http::Response MessagesApi::list(const http::Request& request, const std::string
   json::Value messages = json::array();
   size_t end = start;
   for (size_t i = start; i < found.size() && i < start + static_cast<size_t>(page_size); ++i, ++end) {
-    json::append(messages.get(), message_json(found[i]));
+    json::append(messages.get(), message_json(found[i], options_.price_delay));
   }
   json::set(body.get(), "first_page_uri", json::string(base + "0"));
   json::set(body.get(), "end", json::integer(static_cast<long long>(end == start ? start : end - 1)));

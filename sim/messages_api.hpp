@@ -55,8 +55,25 @@ struct BasicCredentials {
 // "YYYY-MM-DD" (midnight UTC) or "YYYY-MM-DDTHH:MM:SSZ".
 [[nodiscard]] std::optional<Clock::time_point> parse_twilio_date(std::string_view text);
 
-// The Message resource as Twilio renders it.
-[[nodiscard]] json::Value message_json(const Message& message);
+// How long after a message's first final status the simulator shows its
+// price (Twilio answers "price": null for a while, often minutes).
+inline constexpr std::chrono::milliseconds kDefaultPriceDelay{5000};
+
+// What Twilio charges for a message to `to` ("whatsapp:+E164"), by the
+// longest matching country calling code of a small table (USD, -0.00500 to
+// -0.07680), written as Twilio writes a charge: negative, five decimals.
+[[nodiscard]] std::string list_price(std::string_view to);
+
+// The price the resource shows at `now`: nullopt (null) until price_delay
+// after the first final status; "0.00000" for a failed message (Twilio
+// charges nothing for it); else list_price.
+[[nodiscard]] std::optional<std::string> shown_price(const Message& message, std::chrono::milliseconds price_delay,
+                                                     Clock::time_point now);
+
+// The Message resource as Twilio renders it at `now`.
+[[nodiscard]] json::Value message_json(const Message& message,
+                                       std::chrono::milliseconds price_delay = kDefaultPriceDelay,
+                                       Clock::time_point now = Clock::now());
 
 class MessagesApi {
  public:
@@ -64,6 +81,7 @@ class MessagesApi {
     std::chrono::milliseconds latency{0};         // added to every answer of this API
     std::chrono::milliseconds slow_answer{30'000};  // the `timeout` scenario's hold
     const Scenario* default_scenario = nullptr;   // for numbers that pick none; nullptr: deliver_read
+    std::chrono::milliseconds price_delay = kDefaultPriceDelay;  // see shown_price
   };
 
   MessagesApi(Accounts& accounts, Ledger& ledger, Dispatcher& dispatcher, Options options);

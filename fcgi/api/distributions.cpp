@@ -8,6 +8,7 @@
 #include <set>
 
 #include "auth.hpp"
+#include "distribution_cost.hpp"
 #include "distribution_funnel.hpp"
 #include "distribution_plan.hpp"
 #include "distribution_request.hpp"
@@ -333,6 +334,39 @@ FunnelCounts funnel(pg::Connection& db, const std::string& tenant, const std::st
   return count_funnel(groups);
 }
 
+// The messages averaged for an estimate: the tenant's most recent priced
+// ones, within this many days (messages_priced_idx reads them in order).
+constexpr int kEstimateSample = 1000;
+constexpr int kEstimateDays = 30;
+
+json::Value cost(pg::Connection& db, const std::string& tenant, const std::string& id, long long planned) {
+  db.prepare("distribution_cost",
+             "SELECT m.price_unit, coalesce(sum(abs(m.price)), 0)::text, count(m.price), "
+             "count(*) FILTER (WHERE m.price IS NULL AND m.priced_at IS NULL AND m.message_sid IS NOT NULL "
+             "  AND m.status IN ('delivered', 'read', 'undelivered', 'failed')), "
+             "count(*) FILTER (WHERE m.price IS NULL AND m.priced_at IS NOT NULL) "
+             "FROM distribution_recipients r JOIN messages m ON m.tenant_id = r.tenant_id AND m.id = r.message_id "
+             "WHERE r.tenant_id = $1 AND r.distribution_id = $2::uuid GROUP BY 1 ORDER BY 1 NULLS LAST");
+  const pg::Result rows = db.exec_prepared("distribution_cost", {tenant, id});
+  std::vector<CostGroup> groups;
+  for (int i = 0; i < rows.rows(); ++i) {
+    groups.push_back({rows.optional(i, 0), std::string(rows.get(i, 1)), rows.get_int(i, 2), rows.get_int(i, 3),
+                      rows.get_int(i, 4)});
+  }
+  db.prepare("distribution_cost_estimate",
+             "SELECT price_unit, round(avg(abs(price)) * $2::bigint, 5)::text, count(*) FROM ("
+             "  SELECT price, price_unit FROM messages WHERE tenant_id = $1 AND price IS NOT NULL "
+             "    AND created_at > now() - make_interval(days => " + std::to_string(kEstimateDays) + ") "
+             "  ORDER BY created_at DESC LIMIT " + std::to_string(kEstimateSample) +
+             ") recent GROUP BY 1 ORDER BY 3 DESC, 1 LIMIT 1");
+  const pg::Result recent = db.exec_prepared("distribution_cost_estimate", {tenant, std::to_string(planned)});
+  std::optional<PriceHistory> history;
+  if (recent.rows() > 0) {
+    history = PriceHistory{std::string(recent.get(0, 0)), std::string(recent.get(0, 1)), recent.get_int(0, 2)};
+  }
+  return cost_json(groups, history);
+}
+
 json::Value errors_json(pg::Connection& db, const std::string& tenant, const std::string& id) {
   db.prepare("distribution_errors",
              "SELECT m.error_code, count(*) FROM distribution_recipients r "
@@ -505,7 +539,7 @@ http::Response get_distribution(http::Request& request, Context& context) {
   set_message(o, rows, 0);
   json::set(o, "counts", counts_json(counts));
   json::set(o, "errors", errors_json(db, tenant, *id));
-  json::set(o, "cost", json::null());
+  json::set(o, "cost", cost(db, tenant, *id, counts.planned));
   // Four decimals: enough for a progress bar, stable for a client comparing answers.
   json::set(o, "progress", json::real(std::round(funnel_progress(counts) * 10000.0) / 10000.0));
   tx.commit();

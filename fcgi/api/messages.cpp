@@ -56,7 +56,7 @@ std::string iso(std::string_view column) {
 enum Column : int {
   kId, kSid, kDirection, kFrom, kTo, kBody, kContentSid, kContentVariables, kMedia, kStatus, kErrorCode,
   kErrorMessage, kCreatedAt, kQueuedAt, kSentAt, kDeliveredAt, kReadAt, kFailedAt, kLastStatusAt, kDeliveryMs,
-  kAttempts, kClientRef, kRetryOf, kDistributionId, kCreatedMicros,
+  kAttempts, kClientRef, kRetryOf, kDistributionId, kCreatedMicros, kPrice, kPriceUnit,
 };
 
 const std::string& message_columns() {
@@ -66,7 +66,7 @@ const std::string& message_columns() {
       iso("m.created_at") + ", " + iso("m.queued_at") + ", " + iso("m.sent_at") + ", " + iso("m.delivered_at") +
       ", " + iso("m.read_at") + ", " + iso("m.failed_at") + ", " + iso("m.last_status_at") +
       ", m.delivery_ms, m.attempts, m.client_ref, m.retry_of::text, m.distribution_id::text, "
-      "(extract(epoch FROM m.created_at) * 1000000)::bigint";
+      "(extract(epoch FROM m.created_at) * 1000000)::bigint, m.price::text, m.price_unit";
   return columns;
 }
 
@@ -121,6 +121,10 @@ json::Value message_json(const pg::Result& rows, int row) {
   json::set(o, "client_ref", text_or_null(rows, row, kClientRef));
   json::set(o, "retry_of", text_or_null(rows, row, kRetryOf));
   json::set(o, "distribution_id", text_or_null(rows, row, kDistributionId));
+  // Twilio's price as it wrote it ("-0.00500", negative for a charge), set by
+  // wagate-maint's price job some minutes after the final status; null until then.
+  json::set(o, "price", text_or_null(rows, row, kPrice));
+  json::set(o, "price_unit", text_or_null(rows, row, kPriceUnit));
   return out;
 }
 

@@ -54,6 +54,20 @@ std::optional<int> member_code(const json_t* object, const char* key) {
   return std::nullopt;
 }
 
+// A string as it is; a number (some answers and proxies) as JSON writes it.
+std::string member_decimal(const json_t* object, const char* key) {
+  const json_t* member = json_object_get(object, key);
+  if (member == nullptr) return {};
+  if (json_is_string(member)) return std::string(json_string_value(member), json_string_length(member));
+  if (json_is_integer(member)) return std::to_string(json_integer_value(member));
+  if (json_is_real(member)) {
+    std::array<char, 64> text{};
+    std::snprintf(text.data(), text.size(), "%.10g", json_real_value(member));
+    return text.data();
+  }
+  return {};
+}
+
 MessageResource resource_from(const json_t* object) {
   MessageResource message;
   message.sid = member_string(object, "sid");
@@ -70,6 +84,8 @@ MessageResource resource_from(const json_t* object) {
   }
   message.error_code = member_code(object, "error_code");
   message.error_message = member_string(object, "error_message");
+  message.price = member_decimal(object, "price");
+  message.price_unit = member_string(object, "price_unit");
   return message;
 }
 

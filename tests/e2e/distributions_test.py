@@ -113,7 +113,9 @@ class CreateAndRead(unittest.TestCase):
                                          "failed": 0, "undelivered": 0, "clicked": 0, "replied": 0,
                                          "skipped": 0, "canceled": 0})
         self.assertEqual(got["errors"], [])
-        self.assertIsNone(got["cost"])
+        # Nothing priced, and no price history to estimate from.
+        self.assertEqual(got["cost"], {"amount": "0", "unit": None, "priced": 0, "pending": 0, "unpriced": 0,
+                                       "estimate": None})
         self.assertEqual(got["progress"], 0)
 
     def test_funnel_follows_the_messages(self):

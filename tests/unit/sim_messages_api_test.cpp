@@ -163,7 +163,8 @@ class SimMessagesApi : public ::testing::Test {
       : accounts_(std::map<std::string, Secret, std::less<>>{{kSid, Secret(kToken)}}),
         dispatcher_(ledger_, Dispatcher::Options{}),
         api_(accounts_, ledger_, dispatcher_, MessagesApi::Options{std::chrono::milliseconds(7),
-                                                                   std::chrono::milliseconds(30'000), nullptr}) {}
+                                                                   std::chrono::milliseconds(30'000), nullptr,
+                                                                   std::chrono::milliseconds(0)}) {}
 
   http::Request request(std::string method, std::string path, std::string body = {}, bool auth = true) {
     http::Request out;
@@ -304,6 +305,62 @@ TEST_F(SimMessagesApi, UnknownPathsAndMethods) {
   EXPECT_EQ(api_.handle(request("GET", std::string("/2010-04-01/Accounts/") + kSid + "/Calls.json")).response.status, 404);
   const Reply reply = api_.handle(request("DELETE", std::string("/2010-04-01/Accounts/") + kSid + "/Messages.json"));
   EXPECT_EQ(reply.response.status, 405);
+}
+
+TEST(SimPricing, ListPriceByLongestCallingCode) {
+  EXPECT_EQ(list_price("whatsapp:+12025550100"), "-0.00500");
+  EXPECT_EQ(list_price("whatsapp:+447700900123"), "-0.03580");
+  EXPECT_EQ(list_price("whatsapp:+4915112345678"), "-0.07680");
+  EXPECT_EQ(list_price("whatsapp:+5511987654321"), "-0.06250");
+  EXPECT_EQ(list_price("whatsapp:+919876543210"), "-0.00990");
+  EXPECT_EQ(list_price("whatsapp:+61412345678"), "-0.04000");
+}
+
+TEST(SimPricing, NullUntilTheDelayAfterTheFirstFinalStatus) {
+  const Clock::time_point start = Clock::now();
+  Message message;
+  message.to = "whatsapp:+447700900123";
+  message.status = "sent";
+  EXPECT_FALSE(shown_price(message, std::chrono::milliseconds(0), start + std::chrono::hours(1)));
+  message.status = "delivered";
+  message.final_at = start;
+  EXPECT_FALSE(shown_price(message, std::chrono::milliseconds(1000), start + std::chrono::milliseconds(999)));
+  EXPECT_EQ(shown_price(message, std::chrono::milliseconds(1000), start + std::chrono::milliseconds(1000)),
+            "-0.03580");
+  message.status = "failed";
+  EXPECT_EQ(shown_price(message, std::chrono::milliseconds(1000), start + std::chrono::seconds(2)), "0.00000");
+  const json::Value shown = message_json(message, std::chrono::milliseconds(1000), start);
+  EXPECT_TRUE(json_is_null(json_object_get(shown.get(), "price")));
+  EXPECT_STREQ(json_string_value(json_object_get(shown.get(), "price_unit")), "USD");
+}
+
+TEST(SimPricing, TheLedgerKeepsTheFirstFinalTime) {
+  Ledger ledger;
+  Message message;
+  message.sid = "SM1";
+  message.account_sid = kSid;
+  message.status = "queued";
+  ledger.add_message(message);
+  ledger.apply_step("SM1", CallbackStep{"sent", 0, {}});
+  EXPECT_FALSE(ledger.message(kSid, "SM1")->final_at);
+  ledger.apply_step("SM1", CallbackStep{"delivered", 0, {}});
+  const auto delivered = ledger.message(kSid, "SM1")->final_at;
+  ASSERT_TRUE(delivered);
+  ledger.apply_step("SM1", CallbackStep{"read", 0, {}});
+  EXPECT_EQ(ledger.message(kSid, "SM1")->final_at, delivered);
+}
+
+TEST_F(SimMessagesApi, FetchShowsThePriceOnceFinalAndPriced) {
+  const Reply created = create("whatsapp:+5511987654321");
+  ASSERT_EQ(created.response.status, 201);
+  const std::string sid = json_string_value(json_object_get(body_of(created).get(), "sid"));
+  const std::string path = std::string("/2010-04-01/Accounts/") + kSid + "/Messages/" + sid + ".json";
+  EXPECT_TRUE(json_is_null(json_object_get(body_of(api_.handle(request("GET", path))).get(), "price")));
+  ledger_.apply_step(sid, CallbackStep{"delivered", 0, {}});
+  // The fixture's price delay is 0: priced at once.
+  const json::Value fetched = body_of(api_.handle(request("GET", path)));
+  EXPECT_STREQ(json_string_value(json_object_get(fetched.get(), "price")), "-0.06250");
+  EXPECT_STREQ(json_string_value(json_object_get(fetched.get(), "price_unit")), "USD");
 }
 
 TEST(SimLedger, StatusOnlyMovesForward) {

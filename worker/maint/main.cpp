@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "distribution_breaker.hpp"
+#include "price_job.hpp"
 #include "reconcile.hpp"
 #include "retention_job.hpp"
 #include "rollup_job.hpp"
@@ -34,7 +35,9 @@ constexpr const char* kUsage =
     "  retention  every hour: months of messages older than retention_days archived (archive_dir) and dropped\n"
     "             with their history; partitions made for the months ahead; expired idempotency keys deleted\n"
     "  distribution_breaker  every 5 s: a running distribution whose recent messages fail (breaker_* keys)\n"
-    "             pauses, with the reason in its status_reason\n";
+    "             pauses, with the reason in its status_reason\n"
+    "  price      every 30 s: Twilio's price of final messages not priced yet (price_batch per tenant a run,\n"
+    "             asked again after price_recheck_seconds, given up after price_give_up_hours)\n";
 
 struct Job {
   std::string_view name;
@@ -99,6 +102,19 @@ const std::vector<Job>& jobs() {
              .kv("job", "distribution_breaker")
              .kv("checked", stats.checked)
              .kv("paused", stats.paused);
+       }},
+      // "wagprc"; every 30 s with at most price_batch fetches per tenant:
+      // Twilio prices a message minutes after its final status anyway.
+      {"price", 131260230955619LL, std::chrono::seconds(30),
+       [](pg::Connection& db, const config::Config& config) {
+         const maint::PriceStats stats = maint::price(db, config);
+         (stats.checked + stats.gave_up > 0 ? log::info : log::debug)("job_done")
+             .kv("job", "price")
+             .kv("checked", stats.checked)
+             .kv("priced", stats.priced)
+             .kv("pending", stats.pending)
+             .kv("gave_up", stats.gave_up)
+             .kv("rate_limited", stats.rate_limited);
        }},
   };
   return kJobs;

@@ -117,6 +117,11 @@ struct MessageResource {
   std::optional<std::chrono::system_clock::time_point> date_created;
   std::optional<int> error_code;
   std::string error_message;
+  // Twilio's price as it writes it ("-0.00500": negative for a charge),
+  // empty while Twilio has not priced the message (it answers null for a
+  // while after the final status); a number in the JSON is kept as its text.
+  std::string price;
+  std::string price_unit;  // "USD"; Twilio sends it even while price is null
 };
 [[nodiscard]] std::optional<MessageResource> parse_message(std::string_view body);
 
