@@ -11,11 +11,9 @@ import os
 import sys
 import time
 import unittest
-import urllib.parse
-import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
-from twilio_client import Gateway, add_tenant, admin, new_phone, stack_env  # noqa: E402
+from twilio_client import Gateway, add_tenant, admin, new_phone, sim_messages, stack_env  # noqa: E402
 
 ENV = stack_env()
 GW = Gateway(ENV)
@@ -56,10 +54,7 @@ def create(contacts):
 
 
 def sim_creates(phone):
-    with urllib.request.urlopen(SIM + "/sim/messages?to=" + urllib.parse.quote("whatsapp:" + phone),
-                                timeout=30) as resp:
-        return json.loads(resp.read())["messages"]
-
+    return sim_messages(ENV, phone)
 
 def setUpModule():
     other = add_tenant(ENV, "csv-other")

@@ -12,11 +12,10 @@ import subprocess
 import sys
 import time
 import unittest
-import urllib.parse
-import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
-from twilio_client import LOCAL_SENDER, Gateway, add_tenant, admin, new_phone, new_sid, psql, stack_env  # noqa: E402
+from twilio_client import (Gateway, add_tenant, admin, new_phone, psql, sim_messages, stack_env,  # noqa: E402
+                           wait_until)
 
 ENV = stack_env()
 GW = Gateway(ENV)
@@ -31,31 +30,15 @@ KEYS = {}
 
 
 def call(method, path, body=None, key=KEY):
-    hdrs = {"Authorization": "Bearer " + key}
-    raw = b""
-    if body is not None:
-        raw = json.dumps(body).encode()
-        hdrs["Content-Type"] = "application/json"
-    status, _, resp = GW.request(method, path, raw, hdrs)
-    return status, json.loads(resp) if resp else None
-
+    status, _, got = GW.api(method, path, body, key=key)
+    return status, got
 
 def sim_creates(phone):
-    url = SIM + "/sim/messages?to=" + urllib.parse.quote("whatsapp:" + phone)
-    with urllib.request.urlopen(url, timeout=30) as resp:
-        return [m for m in json.loads(resp.read())["messages"] if m["http_status"] == 201]
-
+    return [m for m in sim_messages(ENV, phone) if m["http_status"] == 201]
 
 def inbound(phone, body):
     """A signed inbound webhook from phone: opens its 24-hour window (STOP also opts it out)."""
-    sid = new_sid()
-    params = [("AccountSid", ENV["TWILIO_ACCOUNT_SID"]), ("ApiVersion", "2010-04-01"), ("Body", body),
-              ("From", "whatsapp:" + phone), ("MessageSid", sid), ("NumMedia", "0"), ("ProfileName", "Ana"),
-              ("SmsMessageSid", sid), ("SmsSid", sid), ("SmsStatus", "received"), ("To", LOCAL_SENDER),
-              ("WaId", phone[1:])]
-    status, _, raw = GW.post_signed("/api/v1/whatsapp/webhook", params)
-    assert status == 200, (status, raw)
-
+    GW.inbound(phone, body)
 
 def iso(delta):
     return (datetime.datetime.now(datetime.timezone.utc) + delta).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -91,15 +74,7 @@ def sent_at_sim(people):
     return sum(len(sim_creates(p["phone"])) for p in people)
 
 
-def wait_for(what, check, seconds):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"not within {seconds} s: {what}")
-
+wait_for = wait_until
 
 def assert_each_once(test, people):
     for p in people:

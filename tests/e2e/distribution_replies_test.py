@@ -5,13 +5,12 @@ set). Until the feeder sends, each recipient's message is inserted the way the
 feeder will leave it (a messages row, the recipient queued with its id); the
 replies are real webhooks, signed as Twilio signs them.
 """
-import json
 import os
 import sys
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
-from twilio_client import LOCAL_SENDER as SENDER, Gateway, new_phone, new_sid, psql, stack_env  # noqa: E402
+from twilio_client import LOCAL_SENDER as SENDER, Gateway, new_phone, psql, stack_env  # noqa: E402
 
 ENV = stack_env()
 GW = Gateway(ENV)
@@ -21,24 +20,11 @@ PATH = "/api/v1/distributions"
 
 
 def call(method, path, body=None):
-    hdrs = {"Authorization": "Bearer " + KEY}
-    raw = b""
-    if body is not None:
-        raw = json.dumps(body).encode()
-        hdrs["Content-Type"] = "application/json"
-    status, _, resp = GW.request(method, path, raw, hdrs)
-    return status, json.loads(resp) if resp else None
-
+    status, _, got = GW.api(method, path, body)
+    return status, got
 
 def inbound(phone, body):
-    sid = new_sid()
-    params = [("AccountSid", ENV["TWILIO_ACCOUNT_SID"]), ("ApiVersion", "2010-04-01"), ("Body", body),
-              ("From", "whatsapp:" + phone), ("MessageSid", sid), ("NumMedia", "0"), ("ProfileName", "Ana"),
-              ("SmsMessageSid", sid), ("SmsSid", sid), ("SmsStatus", "received"), ("To", SENDER),
-              ("WaId", phone[1:])]
-    status, _, raw = GW.post_signed("/api/v1/whatsapp/webhook", params)
-    assert status == 200, (status, raw)
-
+    GW.inbound(phone, body, to=SENDER)
 
 def distribution(phones):
     status, got = call("POST", PATH, {"name": "reply survey", "body": "Hi {{name}}, how was your stay?",

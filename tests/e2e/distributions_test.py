@@ -25,25 +25,10 @@ KEYS = {}
 
 
 def call(method, path, body=None, key=KEY, headers=None):
-    hdrs = {"Authorization": "Bearer " + key}
-    raw = b""
-    if body is not None:
-        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-        hdrs["Content-Type"] = "application/json"
-    hdrs.update(headers or {})
-    status, resp_headers, resp = GW.request(method, path, raw, hdrs)
-    return status, resp_headers, json.loads(resp) if resp else None
-
+    return GW.api(method, path, body, key=key, headers=headers)
 
 def opt_out(phone):
-    sid = new_sid()
-    params = [("AccountSid", ENV["TWILIO_ACCOUNT_SID"]), ("ApiVersion", "2010-04-01"), ("Body", "STOP"),
-              ("From", "whatsapp:" + phone), ("MessageSid", sid), ("NumMedia", "0"), ("ProfileName", "Ana"),
-              ("SmsMessageSid", sid), ("SmsSid", sid), ("SmsStatus", "received"), ("To", SENDER),
-              ("WaId", phone[1:])]
-    status, _, raw = GW.post_signed("/api/v1/whatsapp/webhook", params)
-    assert status == 200, (status, raw)
-
+    GW.inbound(phone, "STOP", to=SENDER)
 
 def campaign(contacts, **extra):
     body = {"name": "spring survey", "content_sid": SID,

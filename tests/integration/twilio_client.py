@@ -3,12 +3,15 @@ import base64
 import hashlib
 import hmac
 import http.client
+import json
 import os
 import random
 import ssl
 import subprocess
 import tempfile
+import time
 import urllib.parse
+import urllib.request
 
 
 def signature(url, params, token):
@@ -62,6 +65,54 @@ class Gateway:
             hdrs["X-Twilio-Signature"] = signature(url or (self.base + path), params, token)
         hdrs.update(headers or {})
         return self.request("POST", path, body, hdrs)
+
+    def api(self, method, path, body=None, key=None, content_type="application/json", headers=None):
+        """An API call with a Bearer key (the stack's own by default): (status, headers, parsed JSON or None).
+
+        body: a dict (sent as JSON), bytes (sent as content_type) or None."""
+        hdrs = {"Authorization": "Bearer " + (key or self.env["WAGATE_API_KEY"])}
+        raw = b""
+        if body is not None:
+            raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+            hdrs["Content-Type"] = content_type
+        hdrs.update(headers or {})
+        status, resp_headers, resp = self.request(method, path, raw, hdrs)
+        try:
+            parsed = json.loads(resp) if resp else None
+        except ValueError:
+            parsed = resp  # not JSON (a CSV export): the bytes
+        return status, resp_headers, parsed
+
+    def inbound(self, phone, body, to=None):
+        """A signed inbound WhatsApp message from phone (E.164), as Twilio posts it; asserts the 200.
+
+        It opens the contact's 24-hour window; a STOP also opts them out."""
+        sid = new_sid()
+        params = [("AccountSid", self.env["TWILIO_ACCOUNT_SID"]), ("ApiVersion", "2010-04-01"), ("Body", body),
+                  ("From", "whatsapp:" + phone), ("MessageSid", sid), ("NumMedia", "0"), ("ProfileName", "Ana"),
+                  ("SmsMessageSid", sid), ("SmsSid", sid), ("SmsStatus", "received"), ("To", to or LOCAL_SENDER),
+                  ("WaId", phone[1:])]
+        status, _, raw = self.post_signed("/api/v1/whatsapp/webhook", params)
+        assert status == 200, (status, raw)
+        return sid
+
+
+def sim_messages(env, phone):
+    """Every Messages.json request the simulator received for this phone (E.164), oldest first."""
+    url = env["WAGATE_SIM_URL"] + "/sim/messages?to=" + urllib.parse.quote("whatsapp:" + phone)
+    with urllib.request.urlopen(url, timeout=30) as resp:
+        return json.loads(resp.read())["messages"]
+
+
+def wait_until(what, check, seconds):
+    """check()'s first true value within seconds, else an AssertionError naming what."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"not within {seconds} s: {what}")
 
 
 def psql(dsn, sql):
