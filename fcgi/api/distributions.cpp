@@ -482,24 +482,9 @@ http::Response create_distribution(http::Request& request, Context& context) {
   pg::Connection& db = context.db();
   pg::Transaction tx(db);
   if (idem.key) {
-    const idempotency::Claim claim =
-        idempotency::claim(db, caller.tenant_id, *idem.key,
-                           idempotency::request_hash(request.method, request.path, request.body),
-                           context.config().integer("idempotency_ttl_hours"));
-    switch (claim.outcome) {
-      case idempotency::Outcome::Claimed:
-        break;
-      case idempotency::Outcome::Replay:
-        return replayed(claim.status, claim.body);
-      case idempotency::Outcome::Reused:
-        throw ApiError(422, "idempotency_key_reused",
-                       "this Idempotency-Key was used for a different request; use a new key for a new request",
-                       "Idempotency-Key");
-      case idempotency::Outcome::InFlight:
-        throw ApiError(409, "idempotency_key_in_flight",
-                       "a request with this Idempotency-Key is being processed; retry shortly to get its answer",
-                       "Idempotency-Key");
-    }
+    const idempotency::Claim claim = idempotency::claim_or_refuse(
+        db, caller.tenant_id, *idem.key, request, context.config().integer("idempotency_ttl_hours"));
+    if (claim.outcome == idempotency::Outcome::Replay) return replayed(claim.status, claim.body);
   }
 
   const std::set<std::string, std::less<>> opted_out =

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "wagate/crypto.hpp"
+#include "wagate/error.hpp"
 #include "wagate/http.hpp"
 #include "wagate/pg.hpp"
 
@@ -107,6 +108,25 @@ void complete(pg::Connection& db, long long tenant_id, std::string_view key, int
   const std::string tenant = std::to_string(tenant_id);
   const std::string status_text = std::to_string(status);
   db.exec_prepared("idempotency_complete", {tenant, key, status_text, body});
+}
+
+Claim claim_or_refuse(pg::Connection& db, long long tenant_id, std::string_view key, const http::Request& request,
+                      long long ttl_hours) {
+  Claim got = claim(db, tenant_id, key, request_hash(request.method, request.path, request.body), ttl_hours);
+  switch (got.outcome) {
+    case Outcome::Claimed:
+    case Outcome::Replay:
+      return got;
+    case Outcome::Reused:
+      throw ApiError(422, "idempotency_key_reused",
+                     "this Idempotency-Key was used for a different request; use a new key for a new request",
+                     "Idempotency-Key");
+    case Outcome::InFlight:
+      throw ApiError(409, "idempotency_key_in_flight",
+                     "a request with this Idempotency-Key is being processed; retry shortly to get its answer",
+                     "Idempotency-Key");
+  }
+  return got;
 }
 
 }  // namespace wagate::idempotency

@@ -62,6 +62,14 @@ struct Claim {
 [[nodiscard]] Claim claim(pg::Connection& db, long long tenant_id, std::string_view key,
                           std::string_view request_hash, long long ttl_hours);
 
+// claim() for this request (its method, path and body are what a replay
+// must match), with the two refusals every route gives alike: ApiError 422
+// idempotency_key_reused (the key named another request) and 409
+// idempotency_key_in_flight (its first request is still running). What
+// comes back is Claimed (go ahead) or Replay (answer the first answer again).
+[[nodiscard]] Claim claim_or_refuse(pg::Connection& db, long long tenant_id, std::string_view key,
+                                    const http::Request& request, long long ttl_hours);
+
 // Stores the answer of a Claimed key (same transaction). Throws DbError.
 void complete(pg::Connection& db, long long tenant_id, std::string_view key, int status, std::string_view body);
 
